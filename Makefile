@@ -1,0 +1,52 @@
+# Every workflow is one target. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The function runs on python3.13. Prefer the same interpreter for the dev
+# environment; fall back to whatever python3 there is (the code supports 3.11+).
+PYTHON ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DEV_STAMP := $(VENV)/.installed
+
+$(DEV_STAMP): requirements-dev.txt layers/dependencies/requirements.txt
+	@echo "==> creating $(VENV) with $(PYTHON) and installing pinned dependencies"
+	@test -n "$(PYTHON)" || { echo "No python3 found: install Python 3.11+ or set PYTHON=/path/to/python3"; exit 1; }
+	@$(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+.PHONY: help
+help: ## Show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: venv
+venv: $(DEV_STAMP) ## Create .venv with the pinned dev dependencies
+
+.PHONY: lint
+lint: $(DEV_STAMP) ## ruff (lint and format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: format
+format: $(DEV_STAMP) ## Fix what ruff can fix and format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: pytest
+pytest: $(DEV_STAMP) ## Run the pytest suite only
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: openapi
+openapi: $(DEV_STAMP) ## Regenerate openapi/ (and the template's inline copy) from the handler code
+	$(PY) -m tools.openapi
+
+.PHONY: test
+test: lint pytest ## Everything CI checks: lint, types, template checks and the tests
+
+.PHONY: clean
+clean: ## Remove the virtual environments and build output
+	rm -rf $(VENV) .venv-* .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+-include mk/*.mk

@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The function runs on python3.13. Prefer the same interpreter for the dev
-# environment; fall back to whatever python3 there is (the code supports 3.11+).
-PYTHON ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1 || command -v python3)
+# The function runs on python3.13. Prefer the same interpreter for the dev environment (a
+# pyenv shim may exist without working, so each candidate is run); fall back to python3.
+PYTHON ?= $(shell for c in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3; do \
+	"$$c" -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { command -v "$$c"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 DEV_STAMP := $(VENV)/.installed

@@ -1,0 +1,1 @@
+"""The email action group of a Bedrock Agent, backed by MultiMail."""

@@ -1,0 +1,135 @@
+"""Shared fixtures: Secrets Manager through moto, MultiMail through the loopback stand-in, and an
+`invoke` helper that runs one Bedrock event through the real handler and checks the response shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+from moto import mock_aws
+
+from devtools.lambda_context import LocalLambdaContext
+from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+SECRET_NAME = "multimail/api-key"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+def with_params(event: dict[str, Any], **values: str) -> dict[str, Any]:
+    """A copy of `event` with parameters set (added or replaced), as Bedrock would send them."""
+    copy = json.loads(json.dumps(event))
+    params = [p for p in copy.get("parameters", []) if p["name"] not in values]
+    params += [{"name": k, "type": "string", "value": v} for k, v in values.items()]
+    copy["parameters"] = params
+    return copy
+
+
+def with_body(event: dict[str, Any], **values: str) -> dict[str, Any]:
+    """A copy of `event` with request-body properties set (added or replaced)."""
+    copy = json.loads(json.dumps(event))
+    media = copy.setdefault("requestBody", {"content": {"application/json": {"properties": []}}})
+    props = media["content"]["application/json"]["properties"]
+    props[:] = [p for p in props if p["name"] not in values]
+    props += [{"name": k, "type": "string", "value": v} for k, v in values.items()]
+    return copy
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A handler response, checked against the Bedrock contract, with its body parsed."""
+
+    raw: dict[str, Any]
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def message(self) -> str:
+        return str(self.body.get("message", ""))
+
+
+def check_bedrock_response(event: Any, response: Any) -> Answer:
+    """Assert the documented response shape: echo fields, a status, and a JSON document as a string."""
+    assert isinstance(response, dict)
+    assert response["messageVersion"] == "1.0"
+    inner = response["response"]
+    source = event if isinstance(event, dict) else {}
+    for key in ("actionGroup", "apiPath", "httpMethod"):
+        expected = source.get(key)
+        assert inner[key] == (expected if isinstance(expected, str) else "")
+    assert isinstance(inner["httpStatusCode"], int)
+    assert set(inner["responseBody"]) == {"application/json"}
+    body_text = inner["responseBody"]["application/json"]["body"]
+    assert isinstance(body_text, str)
+    assert len(json.dumps(response).encode()) < 25_000
+    body = json.loads(body_text)
+    assert isinstance(body, dict)
+    return Answer(raw=response, status=inner["httpStatusCode"], body=body)
+
+
+def reset_function_state() -> None:
+    """Forget everything a warm Lambda would keep: settings, cached secret, key provider."""
+    from email_actions import app as app_module
+    from email_actions.settings import get_settings
+
+    get_settings.cache_clear()
+    app_module._keys.cache_clear()
+    parameters.clear_caches()
+    DEFAULT_PROVIDERS.clear()
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="us-east-1")
+
+
+@pytest.fixture
+def function_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn, secrets: Any) -> Iterator[StandIn]:
+    """The deployed configuration, pointed at loopback: a secret in moto, MultiMail on 127.0.0.1."""
+    secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"api_key": standin.agent_key}))
+    monkeypatch.setenv("MULTIMAIL_SECRET_ID", SECRET_NAME)
+    monkeypatch.setenv("MULTIMAIL_API_URL", standin.base_url)
+    monkeypatch.setenv("MULTIMAIL_MAILBOX_ID", AGENT_MAILBOX_ID)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "email-actions")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    reset_function_state()
+    yield standin
+    reset_function_state()
+
+
+Invoke = Callable[..., Answer]
+
+
+@pytest.fixture
+def invoke(function_env: StandIn) -> Invoke:
+    from email_actions.app import lambda_handler
+
+    def run(event: Any, *, timeout_seconds: float = 30.0) -> Answer:
+        response = lambda_handler(event, LocalLambdaContext(timeout_seconds=timeout_seconds))
+        return check_bedrock_response(event, response)
+
+    return run

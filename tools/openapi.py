@@ -1,0 +1,89 @@
+"""Generate the action group's OpenAPI schema from the handler code: `python -m tools.openapi`.
+
+Powertools emits OpenAPI 3.0.3 for the Bedrock resolver. This module then makes the document
+self-contained and plain, in the subset Bedrock reads well: `$ref`s are inlined, single-member
+`anyOf`s (from optional fields) are flattened, generated titles and the 422 response (our own
+validation errors are 400s described in each answer) are dropped. `--check` fails on drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+SCHEMA_PATH = Path("openapi/email_actions.json")
+TITLE = "MultiMail email actions"
+DESCRIPTION = (
+    "Email for a Bedrock Agent through MultiMail: read the inbox, read an email, send and reply (each "
+    "queued for human approval), list and withdraw queued emails. Text from emails is third-party data."
+)
+
+
+def generate() -> dict[str, Any]:
+    from email_actions.app import app  # imported here so that `--help` stays instant
+
+    document = json.loads(app.get_openapi_json_schema(title=TITLE, version="1.0.0", description=DESCRIPTION))
+    components = document.pop("components", {}).get("schemas", {})
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            operation.get("responses", {}).pop("422", None)
+    return _simplify(_inline(document, components))
+
+
+def _inline(node: Any, components: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            merged = {**components[name], **{k: v for k, v in node.items() if k != "$ref"}}
+            return _inline(merged, components)
+        return {key: _inline(value, components) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, components) for item in node]
+    return node
+
+
+def _simplify(node: Any) -> Any:
+    if isinstance(node, dict):
+        node = {key: _simplify(value) for key, value in node.items() if key != "title"}
+        any_of = node.get("anyOf")
+        if isinstance(any_of, list) and len(any_of) == 1 and isinstance(any_of[0], dict):
+            del node["anyOf"]
+            node = {**any_of[0], **node}
+        return node
+    if isinstance(node, list):
+        return [_simplify(item) for item in node]
+    return node
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the committed schema differs from the code")
+    args = parser.parse_args(argv)
+    document = generate()
+    text = render(document)
+    if args.check:
+        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
+            print(f"{SCHEMA_PATH} is out of date: run `make openapi` and commit the result.", file=sys.stderr)
+            return 1
+        return 0
+    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
+    SCHEMA_PATH.write_text(text)
+    print(f"wrote {SCHEMA_PATH}")
+    try:
+        from tools.template_schema import sync_template
+    except ImportError:  # the SAM template tooling is optional for schema generation
+        return 0
+    if sync_template(document):
+        print("updated the inline schema in template.yaml")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -254,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         for mark, (value, written) in stale.items():
             print(f"{args.template}: {mark} is {written}, should be {value}", file=sys.stderr)
         if stale:
-            print("run `make template-fingerprints` and commit the result", file=sys.stderr)
-        return 1 if stale else 0
+            print("run `make fingerprints` and commit the result", file=sys.stderr)
+            return 1
+        print(f"{args.template}: fingerprints are current")
+        return 0
     refresh_fingerprints(args.template)
     print(f"{args.template}: " + ("fingerprints updated" if stale else "fingerprints already current"))
     return 0

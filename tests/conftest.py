@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 from moto import mock_aws
 
 from devtools.lambda_context import LocalLambdaContext
@@ -31,7 +32,7 @@ def load_event(name: str) -> dict[str, Any]:
 
 def with_params(event: dict[str, Any], **values: str) -> dict[str, Any]:
     """A copy of `event` with parameters set (added or replaced), as Bedrock would send them."""
-    copy = json.loads(json.dumps(event))
+    copy: dict[str, Any] = json.loads(json.dumps(event))
     params = [p for p in copy.get("parameters", []) if p["name"] not in values]
     params += [{"name": k, "type": "string", "value": v} for k, v in values.items()]
     copy["parameters"] = params
@@ -40,7 +41,7 @@ def with_params(event: dict[str, Any], **values: str) -> dict[str, Any]:
 
 def with_body(event: dict[str, Any], **values: str) -> dict[str, Any]:
     """A copy of `event` with request-body properties set (added or replaced)."""
-    copy = json.loads(json.dumps(event))
+    copy: dict[str, Any] = json.loads(json.dumps(event))
     media = copy.setdefault("requestBody", {"content": {"application/json": {"properties": []}}})
     props = media["content"]["application/json"]["properties"]
     props[:] = [p for p in props if p["name"] not in values]
@@ -88,7 +89,6 @@ def reset_function_state() -> None:
     get_settings.cache_clear()
     app_module._keys.cache_clear()
     parameters.clear_caches()
-    DEFAULT_PROVIDERS.clear()
 
 
 @pytest.fixture
@@ -119,6 +119,19 @@ def function_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn, secrets: Any
     reset_function_state()
     yield standin
     reset_function_state()
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the function logs, as the JSON lines CloudWatch would receive."""
+    from email_actions.observability import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)
 
 
 Invoke = Callable[..., Answer]

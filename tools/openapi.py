@@ -30,7 +30,8 @@ def generate() -> dict[str, Any]:
     for path_item in document["paths"].values():
         for operation in path_item.values():
             operation.get("responses", {}).pop("422", None)
-    return _simplify(_inline(document, components))
+    simplified: dict[str, Any] = _simplify(_inline(document, components))
+    return simplified
 
 
 def _inline(node: Any, components: dict[str, Any]) -> Any:

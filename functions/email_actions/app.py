@@ -297,7 +297,9 @@ _ACTIONS = [
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     prepared, problem = _prepare(event)
-    agent = prepared.get("agent") if isinstance(prepared.get("agent"), dict) else {}
+    agent = prepared.get("agent")
+    if not isinstance(agent, dict):
+        agent = {}
     audit = AuditRecord(
         action=f"{prepared.get('httpMethod', '?')} {prepared.get('apiPath', '?')}",
         agent_id=agent.get("id"),

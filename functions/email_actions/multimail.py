@@ -11,6 +11,7 @@ Retry policy, chosen so that an email is never sent twice:
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 3
 _USER_AGENT = "multimail-bedrock-agent/0.1"
+_AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
 
 # Module level, so warm invocations reuse open TLS connections. Retries and redirects are ours.
 _POOL = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False, block=False)
@@ -123,14 +125,16 @@ def _fetch_secret(secret_id: str, force: bool) -> str:
 
 
 def _describe_secret_failure(secret_id: str, error: Exception) -> str:
-    cause = error.__cause__ or error
-    code = getattr(cause, "response", {}).get("Error", {}).get("Code", type(cause).__name__)
+    # Powertools wraps botocore's ClientError in its message ("An error occurred (Code) when ..."),
+    # which names the secret but never holds its value.
+    found = _AWS_ERROR_CODE.search(str(error))
+    code = found.group(1) if found else type(error).__name__
     advice = {
         "ResourceNotFoundException": "it does not exist or has no value yet; put the key in with "
         "`aws secretsmanager put-secret-value`",
         "AccessDeniedException": "the function's role may not read it",
         "DecryptionFailure": "its KMS key cannot be used by the function",
-    }.get(str(code), "Secrets Manager refused the request")
+    }.get(code, "Secrets Manager refused the request")
     return (
         f"The MultiMail API key could not be read from secret {secret_id} ({code}: {advice}). "
         "An operator must fix this; the request was not sent."

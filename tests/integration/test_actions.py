@@ -85,7 +85,8 @@ def test_inbox_pages_with_the_cursor_it_returns(invoke: Invoke, function_env: St
     function_env.seed_bulk(AGENT_MAILBOX_ID, 30)
     first = invoke(with_params(load_event("inbox"), limit="10"))
     cursor = first.body["next_cursor"]
-    assert cursor and f"cursor={cursor!r}" in first.message
+    assert cursor
+    assert f"cursor={cursor!r}" in first.message
     # WHEN the agent follows the cursor
     second = invoke(with_params(load_event("inbox"), limit="10", cursor=cursor))
     # THEN it gets the next, different emails

@@ -1,0 +1,82 @@
+"""The action group's schema: generated from the code, committed, and written for a model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tools.openapi import SCHEMA_PATH, generate, render
+
+OPERATIONS = {
+    ("post", "/send"): "sendEmail",
+    ("get", "/inbox"): "listInbox",
+    ("get", "/emails/{email_id}"): "readEmail",
+    ("post", "/reply"): "replyToEmail",
+    ("get", "/pending"): "listPendingEmails",
+    ("post", "/pending/{email_id}/cancel"): "cancelPendingEmail",
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return generate()
+
+
+def operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield method, path, operation
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_committed_schema_is_what_the_code_generates(schema: dict[str, Any]) -> None:
+    assert SCHEMA_PATH.read_text() == render(schema), "run `make openapi` and commit openapi/"
+
+
+def test_schema_is_openapi_3_0_with_exactly_the_six_actions(schema: dict[str, Any]) -> None:
+    assert schema["openapi"].startswith("3.0.")
+    assert {(m, p): op["operationId"] for m, p, op in operations(schema)} == OPERATIONS
+
+
+def test_every_operation_and_parameter_is_described_for_a_model(schema: dict[str, Any]) -> None:
+    for _method, path, operation in operations(schema):
+        assert len(operation["description"]) > 80, path
+        for parameter in operation.get("parameters", []):
+            assert parameter.get("description"), f"{path} {parameter['name']}"
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        for name, field in body.get("properties", {}).items():
+            assert field.get("description"), f"{path} body {name}"
+
+
+def test_only_send_and_reply_require_confirmation(schema: dict[str, Any]) -> None:
+    confirmed = {op["operationId"] for _m, _p, op in operations(schema) if op.get("x-requireConfirmation") == "ENABLED"}
+    assert confirmed == {"sendEmail", "replyToEmail"}
+
+
+def test_schema_avoids_what_bedrock_does_not_read(schema: dict[str, Any]) -> None:
+    text = json.dumps(schema)
+    assert "$ref" not in text
+    assert "components" not in schema
+    assert not [node for node in walk(schema) if "enum" in node or "anyOf" in node]
+    for _method, path, operation in operations(schema):
+        assert set(operation.get("requestBody", {}).get("content", {"application/json": 1})) == {"application/json"}, (
+            path
+        )
+
+
+def test_no_action_can_approve_or_touch_the_account(schema: dict[str, Any]) -> None:
+    words = " ".join(p for p in schema["paths"]).lower()
+    for forbidden in ("approve", "decide", "oversight", "key", "webhook", "account", "mode"):
+        assert forbidden not in words

@@ -9,44 +9,21 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from devtools.lambda_context import LocalLambdaContext
+from devtools.local_run import EVENTS as EVENTS
+from devtools.local_run import load_event as load_event
+from devtools.local_run import reset_function_state as reset_function_state
+from devtools.local_run import with_body as with_body
+from devtools.local_run import with_params as with_params
 from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
 
-ROOT = Path(__file__).resolve().parent.parent
-EVENTS = ROOT / "events"
 SECRET_NAME = "multimail/api-key"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    return event
-
-
-def with_params(event: dict[str, Any], **values: str) -> dict[str, Any]:
-    """A copy of `event` with parameters set (added or replaced), as Bedrock would send them."""
-    copy: dict[str, Any] = json.loads(json.dumps(event))
-    params = [p for p in copy.get("parameters", []) if p["name"] not in values]
-    params += [{"name": k, "type": "string", "value": v} for k, v in values.items()]
-    copy["parameters"] = params
-    return copy
-
-
-def with_body(event: dict[str, Any], **values: str) -> dict[str, Any]:
-    """A copy of `event` with request-body properties set (added or replaced)."""
-    copy: dict[str, Any] = json.loads(json.dumps(event))
-    media = copy.setdefault("requestBody", {"content": {"application/json": {"properties": []}}})
-    props = media["content"]["application/json"]["properties"]
-    props[:] = [p for p in props if p["name"] not in values]
-    props += [{"name": k, "type": "string", "value": v} for k, v in values.items()]
-    return copy
 
 
 @dataclass(frozen=True)
@@ -79,16 +56,6 @@ def check_bedrock_response(event: Any, response: Any) -> Answer:
     body = json.loads(body_text)
     assert isinstance(body, dict)
     return Answer(raw=response, status=inner["httpStatusCode"], body=body)
-
-
-def reset_function_state() -> None:
-    """Forget everything a warm Lambda would keep: settings, cached secret, key provider."""
-    from email_actions import app as app_module
-    from email_actions.settings import get_settings
-
-    get_settings.cache_clear()
-    app_module._keys.cache_clear()
-    parameters.clear_caches()
 
 
 @pytest.fixture

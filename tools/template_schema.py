@@ -57,22 +57,27 @@ def format_payload(schema: Mapping[str, Any]) -> str:
     return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
+def _lines(text: str) -> list[str]:
+    """The template's lines, split at \\n only (str.splitlines also splits at \\x85, \\u2028...)."""
+    return text.split("\n")
+
+
 def _payload_block(lines: list[str]) -> tuple[int, int, int]:
     """(index of the `Payload: |` line, end of its content lines, indentation of the key)."""
-    keys = [index for index, line in enumerate(lines) if _PAYLOAD_KEY.match(line.rstrip("\r\n"))]
+    keys = [index for index, line in enumerate(lines) if _PAYLOAD_KEY.match(line.rstrip("\r"))]
     if len(keys) != 1:
         raise TemplateFormatError(
             f"expected exactly one `Payload: |` block in the template, found {len(keys)}: "
             "the action group's ApiSchema must carry the schema inline as a literal block"
         )
     start = keys[0]
-    match = _PAYLOAD_KEY.match(lines[start].rstrip("\r\n"))
+    match = _PAYLOAD_KEY.match(lines[start].rstrip("\r"))
     assert match is not None  # found by the same expression above
     indent = len(match.group("indent"))
     end = start + 1
     last_content = start
     while end < len(lines):
-        line = lines[end].rstrip("\r\n")
+        line = lines[end].rstrip("\r")
         if line.strip() and len(line) - len(line.lstrip(" ")) <= indent:
             break
         if line.strip():
@@ -84,14 +89,14 @@ def _payload_block(lines: list[str]) -> tuple[int, int, int]:
 
 def _render_payload(schema: Mapping[str, Any], key_indent: int) -> list[str]:
     pad = " " * (key_indent + 2)
-    return [f"{pad}{line}\n" for line in format_payload(schema).splitlines()]
+    return [f"{pad}{line}" for line in format_payload(schema).split("\n")]
 
 
 def read_template_payload(template_path: Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
     """The OpenAPI schema that the template's action group carries inline."""
-    lines = template_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = _lines(template_path.read_text(encoding="utf-8"))
     start, end, _ = _payload_block(lines)
-    payload = json.loads("".join(lines[start + 1 : end]))
+    payload = json.loads("\n".join(lines[start + 1 : end]))
     if not isinstance(payload, dict):
         raise TemplateFormatError("the inline ApiSchema payload is not a JSON object")
     return payload
@@ -103,10 +108,10 @@ def sync_template(schema: dict[str, Any], template_path: Path = DEFAULT_TEMPLATE
     Returns True when the file changed.
     """
     original = template_path.read_text(encoding="utf-8")
-    lines = original.splitlines(keepends=True)
+    lines = _lines(original)
     start, end, indent = _payload_block(lines)
     lines[start + 1 : end] = _render_payload(schema, indent)
-    updated = with_fresh_fingerprints("".join(lines))
+    updated = with_fresh_fingerprints("\n".join(lines))
     if updated == original:
         return False
     template_path.write_text(updated, encoding="utf-8")

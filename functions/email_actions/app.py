@@ -19,8 +19,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from email_actions.email_service import EmailService
+from email_actions.email_service import Caller, EmailService
 from email_actions.errors import EmailActionError, UpstreamError
+from email_actions.idempotency import DynamoDBOnceGuard
 from email_actions.models import ID_PATTERN, ReplyRequest, SendEmailRequest
 from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
 from email_actions.observability import AuditRecord, logger, tracer
@@ -35,8 +36,11 @@ app = BedrockAgentResolver()
 
 @dataclass(slots=True)
 class Invocation:
+    """What one call carries into the routes (Lambda runs one invocation per process at a time)."""
+
     deadline: Deadline
     audit: AuditRecord
+    lambda_context: LambdaContext | None
 
 
 @cache
@@ -53,7 +57,14 @@ def _service() -> EmailService:
         invocation.deadline,
         on_status=invocation.audit.record_upstream,
     )
-    return EmailService(client, settings.default_mailbox_id)
+    audit = invocation.audit
+    guard = (
+        DynamoDBOnceGuard(settings.idempotency_table, lambda_context=invocation.lambda_context)
+        if settings.idempotency_table
+        else None
+    )
+    caller = Caller(agent_id=audit.agent_id or "", session_id=audit.session_id or "")
+    return EmailService(client, settings.default_mailbox_id, caller=caller, guard=guard)
 
 
 def _audited(answer: dict[str, Any], recipient_count: int | None = None) -> dict[str, Any]:
@@ -310,7 +321,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         response = _fallback_response(prepared, 400, "invalid_request", problem)
     else:
         remaining = context.get_remaining_time_in_millis() / 1000 if context else LOCAL_BUDGET_SECONDS
-        invocation = Invocation(Deadline.in_seconds(remaining - RESPONSE_RESERVE_SECONDS), audit)
+        invocation = Invocation(Deadline.in_seconds(remaining - RESPONSE_RESERVE_SECONDS), audit, context)
         app.append_context(invocation=invocation)
         try:
             response = app.resolve(prepared, context)

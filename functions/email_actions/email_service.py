@@ -8,8 +8,10 @@ and the answer says what that means. Sizes are capped so that an answer stays fa
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from email_actions.errors import ConflictError, InvalidInputError
@@ -49,10 +51,60 @@ class MailApi(Protocol):
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]: ...
 
 
+class OnceGuard(Protocol):
+    """Runs an outgoing action at most once per operation key (idempotency.py, or a fake)."""
+
+    def run_once(self, action_name: str, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]: ...
+
+
+class _RunEveryTime:
+    """No local record: MultiMail's idempotency_key alone dedupes."""
+
+    def run_once(self, action_name: str, key: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return action()
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks: an agent (or alias) in one conversation. Part of what makes two sends the same."""
+
+    agent_id: str = ""
+    session_id: str = ""
+
+
+def operation_key(caller: Caller, action: str, mailbox_id: str, payload: Mapping[str, Any]) -> str:
+    """The same email asked for twice gives the same key: same agent, session, action and content.
+
+    Addresses are compared case-insensitively and in any order; subject and body by their text,
+    ignoring surrounding white space.
+    """
+    material = {
+        "agent": caller.agent_id,
+        "session": caller.session_id,
+        "action": action,
+        "mailbox": mailbox_id,
+        **{
+            field: sorted(address.lower() for address in value) if isinstance(value, list) else str(value).strip()
+            for field, value in payload.items()
+        },
+    }
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return f"bedrock-{digest[:48]}"
+
+
 class EmailService:
-    def __init__(self, api: MailApi, default_mailbox_id: str | None) -> None:
+    def __init__(
+        self,
+        api: MailApi,
+        default_mailbox_id: str | None,
+        *,
+        caller: Caller | None = None,
+        guard: OnceGuard | None = None,
+    ) -> None:
         self._api = api
         self._default_mailbox_id = default_mailbox_id
+        self._caller = caller or Caller()
+        self._guard = guard or _RunEveryTime()
 
     def mailbox(self, requested: str | None) -> str:
         mailbox_id = requested or self._default_mailbox_id
@@ -76,18 +128,28 @@ class EmailService:
             payload["cc"] = list(request.cc)
         if request.bcc:
             payload["bcc"] = list(request.bcc)
-        accepted = self._api.send(mailbox_id, payload)
-        return _accepted_answer("The email", accepted, mailbox_id)
+        key = operation_key(self._caller, "send", mailbox_id, payload)
+
+        def send_now() -> dict[str, Any]:
+            accepted = self._api.send(mailbox_id, {**payload, "idempotency_key": key})
+            return _accepted_answer("The email", accepted, mailbox_id)
+
+        return self._guard.run_once("send", key, send_now)
 
     def reply(self, request: ReplyRequest) -> dict[str, Any]:
         mailbox_id = self.mailbox(request.mailbox_id)
         payload: dict[str, Any] = {"markdown": request.body}
         if request.cc:
             payload["cc"] = list(request.cc)
-        accepted = self._api.reply(mailbox_id, request.email_id, payload)
-        answer = _accepted_answer("The reply", accepted, mailbox_id)
-        answer["in_reply_to"] = request.email_id
-        return answer
+        key = operation_key(self._caller, "reply", mailbox_id, {**payload, "in_reply_to": request.email_id})
+
+        def reply_now() -> dict[str, Any]:
+            accepted = self._api.reply(mailbox_id, request.email_id, {**payload, "idempotency_key": key})
+            answer = _accepted_answer("The reply", accepted, mailbox_id)
+            answer["in_reply_to"] = request.email_id
+            return answer
+
+        return self._guard.run_once("reply", key, reply_now)
 
     def cancel(self, email_id: str, mailbox_id: str | None) -> dict[str, Any]:
         mailbox = self.mailbox(mailbox_id)

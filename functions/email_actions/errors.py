@@ -48,6 +48,13 @@ class SecretUnavailableError(EmailActionError):
     code = "api_key_unavailable"
 
 
+class DuplicateInProgressError(EmailActionError):
+    """An identical send or reply is still running; a second POST would risk a duplicate."""
+
+    status_code = 409
+    code = "duplicate_in_progress"
+
+
 class UpstreamError(EmailActionError):
     """MultiMail answered with an error, or did not answer usefully.
 

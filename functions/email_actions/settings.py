@@ -19,6 +19,7 @@ class Settings:
     api_url: str
     secret_id: str
     default_mailbox_id: str | None
+    idempotency_table: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -34,7 +35,9 @@ class Settings:
         mailbox_id = env.get("MULTIMAIL_MAILBOX_ID", "").strip() or None
         if mailbox_id is not None and not _MAILBOX_ID.match(mailbox_id):
             raise ConfigurationError(f"MULTIMAIL_MAILBOX_ID is not a valid mailbox id: {mailbox_id!r}.")
-        return cls(api_url=api_url, secret_id=secret_id, default_mailbox_id=mailbox_id)
+        # Optional: without the table, MultiMail's own idempotency_key still dedupes sends and replies.
+        table = env.get("IDEMPOTENCY_TABLE", "").strip() or None
+        return cls(api_url=api_url, secret_id=secret_id, default_mailbox_id=mailbox_id, idempotency_table=table)
 
 
 @cache

@@ -1,0 +1,103 @@
+"""Exactly-once sends: Powertools' Idempotency utility over a DynamoDB table.
+
+A send or reply is recorded under a key made of what makes two calls the same email (see
+`email_service.operation_key`). A repeat within the window gets the first answer back, marked as
+a repeat; a duplicate that arrives while the first is still running is refused. The same key goes
+to MultiMail as `idempotency_key`, which covers the one case a local record cannot: the POST
+reached MultiMail, the answer was lost, and the record was dropped with the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from email_actions.errors import DuplicateInProgressError, UpstreamUnavailableError
+from email_actions.observability import logger
+
+RECORD_WINDOW_SECONDS = 24 * 60 * 60  # the same window as MultiMail's own idempotency_key
+
+Answer = dict[str, Any]
+
+
+def _mark_repeat(response: Any, idempotent_data: DataRecord) -> Any:
+    """Runs only when Powertools answers from a stored record: say so, so the model doesn't resend."""
+    if isinstance(response, dict):
+        response = {**response, "repeat": True}
+        response["message"] = (
+            "This exact request was already made in this session, so nothing new was sent; here is the "
+            "first answer again. " + str(response.get("message", ""))
+        )
+    return response
+
+
+@cache
+def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
+    # One per execution environment, so the DynamoDB client and its connections are reused.
+    return DynamoDBPersistenceLayer(table_name=table_name)
+
+
+class DynamoDBOnceGuard:
+    """Runs an action at most once per key within the window."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        lambda_context: LambdaContext | None = None,
+        window_seconds: int = RECORD_WINDOW_SECONDS,
+    ) -> None:
+        self._persistence = _persistence(table_name)
+        self._config = IdempotencyConfig(
+            event_key_jmespath="key",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=window_seconds,
+            response_hook=_mark_repeat,
+        )
+        if lambda_context is not None:
+            # An in-progress record then expires with this invocation's deadline if it crashes.
+            self._config.register_lambda_context(lambda_context)
+
+    def run_once(self, action_name: str, key: str, action: Callable[[], Answer]) -> Answer:
+        completed: list[Answer] = []
+
+        @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+            data_keyword_argument="operation",
+            persistence_store=self._persistence,
+            config=self._config,
+            key_prefix=f"email-actions#{action_name}",
+        )
+        def once(operation: dict[str, str]) -> Answer:
+            answer = action()
+            completed.append(answer)
+            return answer
+
+        try:
+            result: Answer = once(operation={"key": key})
+        except IdempotencyAlreadyInProgressError:
+            raise DuplicateInProgressError(
+                "The same email is being sent right now by an earlier identical request. Do not send it "
+                "again; call listPendingEmails in a few seconds to see it."
+            ) from None
+        except IdempotencyPersistenceLayerError:
+            if completed:  # MultiMail accepted it; only the bookkeeping failed afterwards
+                logger.warning("idempotency record not saved after a successful send")
+                return completed[0]
+            logger.exception("idempotency store unavailable")
+            raise UpstreamUnavailableError(
+                "The function could not record the request, so it did not send it. Try again shortly."
+            ) from None
+        return result

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from devtools.lambda_context import LocalLambdaContext
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Faults, StandIn
@@ -142,6 +143,10 @@ def test_the_record_expires_after_the_window_and_the_table_has_ttl(
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiration")
 
 
+def local_context() -> LambdaContext:
+    return cast(LambdaContext, LocalLambdaContext())  # duck-typed like the real one
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = time.time()
@@ -164,7 +169,7 @@ def test_after_the_window_the_same_email_is_sent_again(secrets: Any) -> None:
     create_table()
     clock = FakeClock()
     with StandIn(clock=clock) as standin:
-        guard = DynamoDBOnceGuard(TABLE, window_seconds=1, lambda_context=LocalLambdaContext())
+        guard = DynamoDBOnceGuard(TABLE, window_seconds=1, lambda_context=local_context())
         first = service(standin, guard).send(REQUEST)
         assert service(standin, guard).send(REQUEST)["repeat"] is True
         # WHEN both our window and MultiMail's 24 hours have passed
@@ -182,7 +187,7 @@ def test_concurrent_duplicates_make_one_email(secrets: Any) -> None:
     create_table()
     with StandIn() as standin:
         standin.inject_fault(Faults.delay(0.5), path_contains="/send")
-        guard = DynamoDBOnceGuard(TABLE, lambda_context=LocalLambdaContext())
+        guard = DynamoDBOnceGuard(TABLE, lambda_context=local_context())
         outcomes: list[object] = []
         lock = threading.Lock()
 

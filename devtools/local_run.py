@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import os
 import re
 import socket
@@ -98,14 +99,16 @@ def fixture_names() -> list[str]:
 
 
 def reset_function_state() -> None:
-    """Forget everything a warm Lambda would keep: settings, cached secret, key provider."""
+    """Forget everything a warm Lambda would keep: settings, cached secret, key provider, DynamoDB client."""
     from aws_lambda_powertools.utilities import parameters
 
     from email_actions import app as app_module
+    from email_actions import idempotency
     from email_actions.settings import get_settings
 
     get_settings.cache_clear()
     app_module._keys.cache_clear()
+    idempotency._persistence.cache_clear()
     parameters.clear_caches()
 
 
@@ -200,6 +203,20 @@ def local_environment(port: int = 0, *, verbose: bool = False) -> Iterator[Stand
                     reset_function_state()
     finally:
         standin.stop()
+
+
+@contextmanager
+def function_logs_to(stream: TextIO) -> Iterator[None]:
+    """Send the function's log lines (Powertools writes them to stdout) to `stream`, e.g. stderr."""
+    from email_actions.observability import logger
+
+    handler = logger.registered_handler
+    previous = handler.setStream(stream) if isinstance(handler, logging.StreamHandler) else None
+    try:
+        yield
+    finally:
+        if previous is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(previous)
 
 
 def call_handler(event: dict[str, Any]) -> dict[str, Any]:
@@ -506,9 +523,8 @@ def demo(out: TextIO, *, port: int = DEFAULT_DEMO_PORT, verbose: bool = False) -
     """The whole story against a fresh stand-in on `port`; raises LocalRunError when it can't finish."""
     started = time.perf_counter()
     _progress(f"starting the MultiMail stand-in on 127.0.0.1:{port} and Secrets Manager in moto")
-    with local_environment(port, verbose=verbose) as standin:
+    with local_environment(port, verbose=verbose) as standin, function_logs_to(sys.stderr):
         _progress(f"loading the handler ({HANDLER})")
-        from email_actions.app import lambda_handler  # noqa: F401 -- import once, before the clock matters
 
         transcript = Transcript(out)
         s = transcript.style
@@ -519,9 +535,9 @@ def demo(out: TextIO, *, port: int = DEFAULT_DEMO_PORT, verbose: bool = False) -
         )
         transcript.field("secret", f"{LOCAL_SECRET_NAME} in Secrets Manager, emulated by moto (key never shown)")
         logs = (
-            "INFO: the function's JSON log lines on stdout, the stand-in's requests on stderr"
+            "on stderr: the function's INFO lines (an audit line per action), the stand-in's requests"
             if verbose
-            else "WARNING and above only; run `make demo VERBOSE=1` for the function's audit lines"
+            else "on stderr, WARNING and above; `make demo VERBOSE=1` adds each action's audit line"
         )
         transcript.field("logs", logs)
         steps = Story(standin, transcript).run()
@@ -545,7 +561,7 @@ def invoke(out: TextIO, event_path: str, *, verbose: bool = False) -> dict[str, 
         response = _invoke_real(path, event, verbose=verbose)
     else:
         _progress(f"running {_shown(path)} through {HANDLER}: stand-in on a free port, secret in moto")
-        with local_environment(0, verbose=verbose):
+        with local_environment(0, verbose=verbose), function_logs_to(sys.stderr):
             response = call_handler(event)
     status, body = response_body(response)
     print(json.dumps(response, indent=2, ensure_ascii=False), file=out)
@@ -579,7 +595,8 @@ def _invoke_real(path: Path, event: dict[str, Any], *, verbose: bool) -> dict[st
         f"key from secret {secret_id} in {session.region_name} (no stand-in, no moto)"
     )
     reset_function_state()
-    return call_handler(event)
+    with function_logs_to(sys.stderr):
+        return call_handler(event)
 
 
 def _event_path(value: str) -> Path:

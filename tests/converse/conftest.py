@@ -8,18 +8,22 @@ answers before anything is sent.
 from __future__ import annotations
 
 import copy
+import io
 import itertools
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
 
 from devtools.multimail_standin import StandIn
 from tests.conftest import check_bedrock_response, reset_function_state
 
 MODEL_ID = "test.scripted-model-v1:0"
+FUNCTION = "email-agent-EmailActionsFunction-AbC123"
 
 
 class ScriptedModel:
@@ -107,3 +111,37 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_function_state()
     yield
     reset_function_state()
+
+
+class StubbedLambda:
+    """The Lambda API with `invoke` stubbed: queue answers with `answers`; read what was sent in `payloads`."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client(
+            "lambda", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        self.stubber = Stubber(self.client)
+        self.payloads: list[dict[str, Any]] = []
+        self.client.meta.events.register("before-parameter-build.lambda.Invoke", self._capture)
+        self.stubber.activate()
+
+    def _capture(self, params: dict[str, Any], **_: Any) -> None:
+        self.payloads.append(json.loads(copy.deepcopy(params["Payload"])))
+
+    def answers(self, payload: bytes, function_error: str | None = None) -> None:
+        response: dict[str, Any] = {
+            "StatusCode": 200,
+            "ExecutedVersion": "$LATEST",
+            "Payload": StreamingBody(io.BytesIO(payload), len(payload)),
+        }
+        if function_error:
+            response["FunctionError"] = function_error
+        expected = {"FunctionName": FUNCTION, "InvocationType": "RequestResponse", "Payload": ANY}
+        self.stubber.add_response("invoke", response, expected)
+
+
+@pytest.fixture
+def lambda_api() -> Iterator[StubbedLambda]:
+    stubbed = StubbedLambda()
+    yield stubbed
+    stubbed.stubber.deactivate()

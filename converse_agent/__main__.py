@@ -40,7 +40,7 @@ def main(
     """Run the chat; 0 when it ends normally, 1 with one line on stderr when it cannot go on."""
     args = _parser().parse_args(argv)
     out = out or sys.stdout
-    if (args.guardrail_id is None) != (args.guardrail_version is None):
+    if bool(args.guardrail_id) != bool(args.guardrail_version):
         print("error: give --guardrail-id and --guardrail-version together", file=sys.stderr)
         return 2
     try:

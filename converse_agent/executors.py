@@ -117,9 +117,10 @@ def local_environment(region: str) -> Iterator[StandIn]:
     config: DefaultConfig = {"core": {"mock_credentials": False, "passthrough": {"services": ["bedrockruntime"]}}}
     try:
         with StandIn() as standin, mock_aws(config=config):
-            boto3.client("secretsmanager", region_name=region).create_secret(
-                Name=LOCAL_SECRET_NAME, SecretString=json.dumps({"api_key": standin.agent_key})
-            )
+            # moto accepts any credentials, and the caller may have none yet
+            session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+            moto = session.client("secretsmanager", region_name=region)
+            moto.create_secret(Name=LOCAL_SECRET_NAME, SecretString=json.dumps({"api_key": standin.agent_key}))
             os.environ.update(
                 {
                     "AWS_DEFAULT_REGION": region,

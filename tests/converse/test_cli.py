@@ -7,6 +7,7 @@ import io
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
 import pytest
@@ -183,3 +184,29 @@ def test_local_mode_mocks_secrets_manager_only_and_lets_bedrock_calls_through() 
             runtime.converse(modelId=MODEL_ID, messages=[{"role": "user", "content": [{"text": "hi"}]}])
     # THEN moto did not answer it: the request went on towards Bedrock itself
     assert sent == [f"https://bedrock-runtime.us-east-1.amazonaws.com/model/{MODEL_ID.replace(':', '%3A')}/converse"]
+
+
+def test_without_aws_credentials_the_command_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a machine with no AWS credentials anywhere (and no instance metadata to ask)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in (
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", f"{tmp_path}/none")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", f"{tmp_path}/none")
+    # WHEN the command runs with its own Bedrock client
+    code = main(["Check my inbox", "--region", "us-east-1"], out=io.StringIO())
+    # THEN it stops before any request, with one line that says what is missing
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "error: Bedrock: no AWS credentials were found. Configure them (aws configure, AWS_PROFILE or AWS_* variables)."
+    )

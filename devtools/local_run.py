@@ -140,7 +140,7 @@ def free_port() -> int:
         return port
 
 
-def _aws_variable(name: str) -> bool:
+def _callers_setting(name: str) -> bool:
     return name.startswith("AWS_") or name in ("MULTIMAIL_API_URL", "MULTIMAIL_SECRET_ID", "MULTIMAIL_MAILBOX_ID")
 
 
@@ -166,7 +166,7 @@ def _log_level(verbose: bool) -> str:
 def local_environment(port: int = 0, *, verbose: bool = False) -> Iterator[StandIn]:
     """The deployed configuration on loopback: MultiMail is the stand-in, Secrets Manager is moto.
 
-    Every AWS_* variable of the caller is set aside (no profile, no endpoint override, no real
+    The caller's AWS_* and MULTIMAIL_* variables are set aside (no profile, no endpoint override, no real
     credentials can be used), and restored on exit, with the stand-in stopped and moto ended.
     """
     standin = StandIn(port=port, verbose=verbose)
@@ -189,7 +189,7 @@ def local_environment(port: int = 0, *, verbose: bool = False) -> Iterator[Stand
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": _log_level(verbose),
         }
-        with _environment(variables, drop=_aws_variable):
+        with _environment(variables, drop=_callers_setting):
             import boto3
             from moto import mock_aws
 

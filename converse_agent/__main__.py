@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, TextIO
 
-from converse_agent.errors import ChatError
+from botocore.exceptions import BotoCoreError
+
+from converse_agent.errors import ChatError, describe_aws_error
 from converse_agent.executors import Executor, InProcessExecutor, LambdaExecutor, local_environment
 from converse_agent.loop import DEFAULT_MAX_TURNS, Confirm, Conversation, Guardrail, Reply
 from converse_agent.tools import Operation, SchemaError, default_model_id, load_operations
@@ -77,6 +79,9 @@ def main(
     except (ChatError, SchemaError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except BotoCoreError as error:  # building a client: a bad Region name, a broken profile...
+        print(f"error: AWS: {describe_aws_error(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
@@ -99,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--guardrail-id", help="Bedrock guardrail to apply (the stack's GuardrailId output)")
     parser.add_argument("--guardrail-version", help="its version, for example 1 or DRAFT")
     parser.add_argument(
-        "--max-turns", type=int, default=DEFAULT_MAX_TURNS, help="model calls per message (default: %(default)s)"
+        "--max-turns", type=_positive, default=DEFAULT_MAX_TURNS, help="model calls per message (default: %(default)s)"
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
@@ -109,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
         "--local", action="store_true", help="run the tools here against the local stand-in (the default)"
     )
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return value
 
 
 def _configured_region() -> str:

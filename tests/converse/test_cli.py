@@ -210,3 +210,15 @@ def test_without_aws_credentials_the_command_says_so_in_one_line(
     assert err.splitlines()[-1] == (
         "error: Bedrock: no AWS credentials were found. Configure them (aws configure, AWS_PROFILE or AWS_* variables)."
     )
+
+
+def test_bad_options_are_refused_before_anything_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["hi", "--max-turns", "0"])
+    assert usage.value.code == 2
+    assert "--max-turns: must be a whole number of 1 or more" in capsys.readouterr().err
+    # AND a Region name boto3 cannot use is one line, not a traceback
+    assert main(["hi", "--region", "not a region!"], out=io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: AWS: ")
+    assert "Traceback" not in err

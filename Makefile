@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 DEV_STAMP := $(VENV)/.installed
 
 $(DEV_STAMP): requirements-dev.txt layers/dependencies/requirements.txt
-	@echo "==> creating $(VENV) with $(PYTHON) and installing pinned dependencies"
+	@echo "==> creating $(VENV) with $(PYTHON) and installing pinned dependencies (about a minute, once)"
 	@test -n "$(PYTHON)" || { echo "No python3 found: install Python 3.11+ or set PYTHON=/path/to/python3"; exit 1; }
 	@$(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -80,15 +80,15 @@ def test_send_normalises_display_name_addresses(invoke: Invoke, function_env: St
 
 
 def test_inbox_lists_received_mail_with_third_party_text_marked(invoke: Invoke, function_env: StandIn) -> None:
-    # GIVEN the seeded inbox WHEN the agent lists 5 emails
+    # GIVEN the seeded inbox WHEN the agent lists up to 10 emails
     answer = invoke(load_event("inbox"))
     # THEN the query carried the limit and the default direction
     listed = only_request(function_env, "GET")
     assert listed["path"] == f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails"
-    assert listed["query"] == {"limit": "5", "direction": "inbound"}
+    assert listed["query"] == {"limit": "10", "direction": "inbound"}
     # AND the answer holds compact summaries whose subject and snippet sit under `untrusted`
     assert answer.status == 200
-    assert answer.body["count"] == len(answer.body["emails"]) == 5
+    assert answer.body["count"] == len(answer.body["emails"]) == 6  # the six seeded emails
     first = answer.body["emails"][0]
     assert set(first) >= {"id", "from", "date", "status", "untrusted"}
     assert set(first["untrusted"]) == {"subject", "snippet"}
@@ -154,7 +154,10 @@ def test_reply_goes_to_the_thread_and_awaits_approval(invoke: Invoke, function_e
     sent = only_request(function_env, "POST")
     assert sent["path"] == f"/v1/mailboxes/{AGENT_MAILBOX_ID}/reply/{INVOICE_EMAIL_ID}"
     assert sent["json"] == {
-        "markdown": "Hello,\n\nThank you for the reminder. Invoice INV-2041 will be paid by Friday.\n\nKind regards",
+        "markdown": (
+            "Hello Dana,\n\nThank you for checking invoice INV-2025-0412. You are right about the seat count: "
+            "we will send a corrected invoice by Friday.\n\nKind regards"
+        ),
         "idempotency_key": ANY_KEY,
     }
     assert answer.status == 200

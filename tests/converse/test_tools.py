@@ -138,7 +138,7 @@ def test_confirmation_is_required_exactly_where_the_schema_says() -> None:
                 "body": "1. Budget\n2. Hiring\n3. AOB",
             },
         ),
-        ("inbox", "listInbox", {"limit": 5}),
+        ("inbox", "listInbox", {"limit": 10}),
         ("read_email", "readEmail", {"email_id": "em_seed_invoice"}),
         (
             "reply",
@@ -146,7 +146,8 @@ def test_confirmation_is_required_exactly_where_the_schema_says() -> None:
             {
                 "email_id": "em_seed_invoice",
                 "body": (
-                    "Hello,\n\nThank you for the reminder. Invoice INV-2041 will be paid by Friday.\n\nKind regards"
+                    "Hello Dana,\n\nThank you for checking invoice INV-2025-0412. You are right about the seat "
+                    "count: we will send a corrected invoice by Friday.\n\nKind regards"
                 ),
             },
         ),

@@ -19,7 +19,7 @@ $(DEV_STAMP): requirements-dev.txt layers/dependencies/requirements.txt
 
 .PHONY: help
 help: ## Show this list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: venv
 venv: $(DEV_STAMP) ## Create .venv with the pinned dev dependencies
@@ -41,7 +41,7 @@ pytest: $(DEV_STAMP) ## Run the pytest suite only
 
 .PHONY: openapi
 openapi: $(DEV_STAMP) ## Regenerate openapi/ (and the template's inline copy) from the handler code
-	$(PY) -m tools.openapi
+	PYTHONPATH=functions $(PY) -m tools.openapi
 
 .PHONY: test
 test: lint pytest ## Everything CI checks: lint, types, template checks and the tests

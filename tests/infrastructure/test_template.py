@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 import tomllib
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from tests.infrastructure.conftest import REPO_ROOT, TEMPLATE_PATH
 from tests.infrastructure.intrinsics import Evaluator
@@ -445,3 +447,58 @@ def test_every_checkov_skip_carries_a_reason(resources: dict[str, Any]) -> None:
     for name, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), (name, skip)
         assert len(skip.get("comment", "").split()) >= 8, f"{name} skips {skip['id']} without a reason"
+
+
+# ------------------------------------------------------------------ exactly-once records
+
+
+def test_the_idempotency_table_matches_what_powertools_writes(template: dict[str, Any]) -> None:
+    # GIVEN the table and the persistence layer the function uses with its defaults
+    table = template["Resources"]["IdempotencyTable"]["Properties"]
+    defaults = inspect.signature(DynamoDBPersistenceLayer).parameters
+    # THEN its key and TTL attribute are the ones Powertools reads and writes
+    assert table["KeySchema"] == [{"AttributeName": defaults["key_attr"].default, "KeyType": "HASH"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": defaults["expiry_attr"].default, "Enabled": True}
+    # AND it costs nothing idle and is encrypted
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    # AND the function is told its name
+    assert function_environment(template)["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+
+
+def test_the_function_may_use_only_its_own_table(template: dict[str, Any]) -> None:
+    evaluator = Evaluator(template, {})
+    table_grants = sorted(
+        (action, resource)
+        for role, statement in policy_statements(template["Resources"], evaluator)
+        if role == "EmailActionsFunctionRole"
+        for action in as_list(statement["Action"])
+        if action.startswith("dynamodb:")
+        for resource in as_list(statement["Resource"])
+    )
+    assert table_grants == [
+        (f"dynamodb:{action}", "<IdempotencyTable.Arn>")
+        for action in ("DeleteItem", "GetItem", "PutItem", "UpdateItem")
+    ]
+
+
+# ------------------------------------------------------------------ accounts without Agents Classic
+
+AGENT_RESOURCES = {"AgentRole", "Agent", "AgentAlias", "BedrockInvokePermission"}
+
+
+def test_the_agent_can_be_left_out_and_nothing_else_depends_on_it(template: dict[str, Any]) -> None:
+    # GIVEN the switch for accounts that cannot create Agents Classic agents
+    assert Evaluator(template, {}).condition("CreateAgent") is True
+    assert Evaluator(template, {"CreateBedrockAgent": "false"}).condition("CreateAgent") is False
+    # THEN exactly the agent's own resources and outputs are conditional on it
+    resources = template["Resources"]
+    assert {name for name, res in resources.items() if res.get("Condition") == "CreateAgent"} == AGENT_RESOURCES
+    # AND nothing that stays refers to them, so the stack still deploys function, secret, table, guardrail
+    staying = {name: res for name, res in resources.items() if name not in AGENT_RESOURCES}
+    staying_outputs = {name: out for name, out in template["Outputs"].items() if out.get("Condition") != "CreateAgent"}
+    text = json.dumps([staying, staying_outputs])
+    for name in AGENT_RESOURCES:
+        assert f'"{name}"' not in text
+        assert f'"{name}.' not in text
+        assert "${" + name not in text

@@ -51,6 +51,7 @@ EVENTS = ROOT / "events"
 HANDLER = "email_actions.app.lambda_handler"
 LOCAL_SECRET_NAME = "local/multimail-api-key"  # noqa: S105 -- the secret's name, not its value
 LOCAL_REGION = "us-east-1"
+LOCAL_IDEMPOTENCY_TABLE = "local-email-actions-idempotency"
 DEFAULT_DEMO_PORT = 8025
 WIDTH = 100  # the transcript fits a 100-column terminal
 LABEL_WIDTH = 12
@@ -141,7 +142,29 @@ def free_port() -> int:
 
 
 def _callers_setting(name: str) -> bool:
-    return name.startswith("AWS_") or name in ("MULTIMAIL_API_URL", "MULTIMAIL_SECRET_ID", "MULTIMAIL_MAILBOX_ID")
+    return name.startswith("AWS_") or name in (
+        "MULTIMAIL_API_URL",
+        "MULTIMAIL_SECRET_ID",
+        "MULTIMAIL_MAILBOX_ID",
+        "IDEMPOTENCY_TABLE",
+    )
+
+
+def create_idempotency_table(name: str = LOCAL_IDEMPOTENCY_TABLE, region: str = LOCAL_REGION) -> Any:
+    """The stack's exactly-once table (template.yaml's IdempotencyTable), in whatever DynamoDB boto3 reaches."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name=region)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
+    return dynamodb
 
 
 @contextmanager
@@ -164,7 +187,7 @@ def _log_level(verbose: bool) -> str:
 
 @contextmanager
 def local_environment(port: int = 0, *, verbose: bool = False) -> Iterator[StandIn]:
-    """The deployed configuration on loopback: MultiMail is the stand-in, Secrets Manager is moto.
+    """The deployed configuration on loopback: MultiMail is the stand-in, Secrets Manager and DynamoDB are moto.
 
     The caller's AWS_* and MULTIMAIL_* variables are set aside (no profile, no endpoint override, no real
     credentials can be used), and restored on exit, with the stand-in stopped and moto ended.
@@ -185,6 +208,7 @@ def local_environment(port: int = 0, *, verbose: bool = False) -> Iterator[Stand
             "MULTIMAIL_API_URL": standin.base_url,
             "MULTIMAIL_SECRET_ID": LOCAL_SECRET_NAME,
             "MULTIMAIL_MAILBOX_ID": AGENT_MAILBOX_ID,
+            "IDEMPOTENCY_TABLE": LOCAL_IDEMPOTENCY_TABLE,
             "POWERTOOLS_SERVICE_NAME": "email-actions",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": _log_level(verbose),
@@ -196,6 +220,7 @@ def local_environment(port: int = 0, *, verbose: bool = False) -> Iterator[Stand
             with mock_aws():
                 secrets = boto3.client("secretsmanager", region_name=LOCAL_REGION)
                 secrets.create_secret(Name=LOCAL_SECRET_NAME, SecretString=json.dumps({"api_key": standin.agent_key}))
+                create_idempotency_table()
                 reset_function_state()
                 try:
                     yield standin
@@ -384,7 +409,8 @@ class Story:
         self.agent("The agent reads the invoice email", load_event("read_email"))
         self.agent("The agent replies to it (queued for approval)", load_event("reply"))
         send = load_event("send")
-        send = said(with_body(send, to=json.dumps([COLLEAGUE_ADDRESS])), _send_words(send))
+        colleague_body = "Hi Priya,\n\nConfirming our call on **Thursday at 10:00**. Talk then!\n\nBest regards"
+        send = said(with_body(send, to=json.dumps([COLLEAGUE_ADDRESS]), body=colleague_body), _send_words(send))
         sent = self.agent("The agent sends a new email to the colleague (queued for approval)", send)
         new_email_id = str(sent.body.get("email_id"))
         self._expect(sent, sent.body.get("status") == "pending_send_approval", "the email to be pending approval")

@@ -6,11 +6,11 @@ import threading
 import time
 from typing import Any, cast
 
-import boto3
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from devtools.lambda_context import LocalLambdaContext
+from devtools.local_run import create_idempotency_table
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Faults, StandIn
 from email_actions.email_service import Caller, EmailService
 from email_actions.errors import DuplicateInProgressError
@@ -23,17 +23,7 @@ TABLE = "email-actions-idempotency"
 
 
 def create_table() -> Any:
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
-    )
-    return dynamodb
+    return create_idempotency_table(TABLE)
 
 
 @pytest.fixture

@@ -1,0 +1,239 @@
+"""The loopback stand-ins the benchmark runs in its own (driver) process, beside the MultiMail stand-in.
+
+- `AwsServer`: moto's server-mode WSGI app on 127.0.0.1 (Secrets Manager and DynamoDB), wrapped so
+  that it counts the calls it receives by operation (the `X-Amz-Target` header). Counting where the
+  requests arrive is the honest count: it sees every call, whichever client or cache made it.
+- `XRaySink`: a UDP socket standing in for the X-Ray daemon; it counts the segments the function emits.
+- `PageServer`: answers every GET with one fixed JSON document (the 1,000-email page of figure 6),
+  because the MultiMail stand-in, like MultiMail, never returns more than 100 emails at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import socketserver
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from devtools.multimail_standin import StandIn
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "benchmark", "AWS_SECRET_ACCESS_KEY": "benchmark"}
+
+StartResponse = Callable[..., Any]
+
+
+@contextmanager
+def multimail_standin(**options: Any) -> Iterator[StandIn]:
+    """The MultiMail stand-in, with Nagle's algorithm off on its connections.
+
+    The stand-in writes a response's headers and its body in two sends. With Nagle on, the body waits
+    for the client's ACK of the headers, which Linux delays by up to 40 ms: every request then costs
+    about 44 ms instead of 0.4 ms, which would drown every figure of this benchmark. MultiMail's real
+    front end does not stall like that. Accepted sockets inherit TCP_NODELAY from the listening socket
+    on Linux, so setting it there is enough. (Reported to the stand-in's owner; once the stand-in
+    sets it itself, this is a no-op.)
+    """
+    with StandIn(**options) as standin:
+        listener = getattr(getattr(standin, "_server", None), "socket", None)
+        if isinstance(listener, socket.socket):
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        yield standin
+
+
+class AwsServer:
+    """moto in server mode on a free loopback port, counting each operation it serves."""
+
+    def __init__(self) -> None:
+        self._app = DomainDispatcherApplication(create_backend_app)
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()  # by operation name
+        self._targets: Counter[str] = Counter()  # by service.operation
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _counting_app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", "")) or "unknown"
+        with self._lock:
+            self._calls[target.rpartition(".")[2]] += 1
+            self._targets[target] += 1
+        result: Iterable[bytes] = self._app(environ, start_response)
+        return result
+
+    def start(self) -> AwsServer:
+        werkzeug_log = logging.getLogger("werkzeug")  # one line per request otherwise, on stderr
+        werkzeug_log.addHandler(logging.NullHandler())
+        werkzeug_log.setLevel(logging.ERROR)
+        self._server = make_server(HOST, 0, self._counting_app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> AwsServer:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        return f"http://{HOST}:{self._server.server_port}"
+
+    def calls(self, operation: str = "GetSecretValue") -> int:
+        with self._lock:
+            return self._calls[operation]
+
+    def calls_matching(self, prefix: str) -> int:
+        """All calls whose X-Amz-Target service prefix matches, e.g. "DynamoDB"."""
+        with self._lock:
+            return sum(count for operation, count in self._targets.items() if operation.startswith(prefix))
+
+    def create_secret(self, name: str, value: str) -> None:
+        """Put the secret in through moto's own HTTP API, as an operator would with the CLI."""
+        import boto3  # the driver's import; the function process imports what it imports
+
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        client.create_secret(Name=name, SecretString=value)
+        self.reset_counts()
+
+    def create_table(self, name: str, key: str = "id", ttl_attribute: str = "expiration") -> None:
+        """The idempotency table, shaped as template.yaml's IdempotencyTable."""
+        import boto3
+
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+        )
+        self.reset_counts()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._targets.clear()
+
+
+class XRaySink:
+    """A loopback UDP port where the X-Ray SDK sends its segments; counts datagrams and bytes."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind((HOST, 0))
+        self._socket.settimeout(0.2)
+        self._lock = threading.Lock()
+        self.datagrams = 0
+        self.bytes = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name="xray-sink", daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self._socket.getsockname()[:2]
+        return f"{host}:{port}"
+
+    def _receive(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                data = self._socket.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.datagrams += 1
+                self.bytes += len(data)
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            return self.datagrams, self.bytes
+
+    def __enter__(self) -> XRaySink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=2)
+        self._socket.close()
+
+
+class PageServer:
+    """Serves one JSON document to every GET: MultiMail returning a 1,000-email page."""
+
+    def __init__(self, document: object) -> None:
+        payload = json.dumps(document).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = _QuietServer((HOST, 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="page-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self._server.server_port}"
+
+    def __enter__(self) -> PageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=2)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def server_bind(self) -> None:  # HTTPServer's would resolve the host name, which can be slow
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = HOST
+        self.server_port = int(self.socket.getsockname()[1])

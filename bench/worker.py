@@ -1,0 +1,250 @@
+"""The function process of the benchmark: one fresh interpreter that plays one Lambda execution environment.
+
+Run by bench/run.py as `python -S -P bench/worker.py CONFIG RESULT`, with PYTHONPATH set to the task
+root, the layer and the runtime's own packages, in that order (as Lambda orders them). Standard
+library only: nothing is imported before the clock starts except what the Lambda runtime would
+already hold (json, os, time and the stand-in context class). The handler module is imported by
+name, like the runtime does with `Handler:`.
+
+Modes:
+- cold:  import the handler and answer one /send; report the time of each step.
+- warm:  the same, then keep invoking (a warm execution environment): per-call times of the handler
+         and of a bare urllib3 request to the same endpoint (the floor), interleaved, then enough more
+         calls to reach the invocation count; peak RSS at the end.
+- shape: time EmailService.inbox over a 1,000-email page through a fake MailApi (no I/O), and invoke
+         the real handler once against a loopback server that returns that page, for the answer size.
+
+The function's own output (its log lines) goes to stdout, which the driver sends to a file: the
+result travels through the RESULT file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import resource
+import sys
+import time
+
+TYPE_CHECKING = False  # typing is not imported at run time: the function must pay for it, not the driver
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    Handler = Callable[[Any, Any], Any]
+
+
+_MEMORY_MB = 256
+
+
+def main(config_path: str, result_path: str) -> None:
+    global _MEMORY_MB
+    with open(config_path, encoding="utf-8") as file:
+        config: dict[str, Any] = json.load(file)
+    _MEMORY_MB = int(config.get("memory_mb", _MEMORY_MB))
+    mode = config["mode"]
+    if mode == "cold":
+        result = _cold(config)
+    elif mode == "warm":
+        result = _warm(config)
+    elif mode == "shape":
+        result = _shape(config)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    result["peak_rss_kb"] = _peak_rss_kb()
+    result["ru_maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["modules_loaded"] = len(sys.modules)
+    with open(result_path, "w", encoding="utf-8") as file:
+        json.dump(result, file)
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak resident memory. Linux's VmHWM, not ru_maxrss: a child started by vfork
+    inherits its parent's ru_maxrss across exec, so ru_maxrss would report the driver's peak (the
+    driver holds moto). VmHWM belongs to the address space that exec created."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _load_context_class(path: str) -> Any:
+    """devtools/lambda_context.py by file name, so the repository root stays off sys.path."""
+    spec = importlib.util.spec_from_file_location("bench_lambda_context", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its module up while building the class
+    spec.loader.exec_module(module)
+    return module.LocalLambdaContext
+
+
+def _import_handler(spec: str) -> Handler:
+    module_name, _, function_name = spec.partition(":")
+    handler: Handler = getattr(importlib.import_module(module_name), function_name)
+    return handler
+
+
+def _new_trace() -> None:
+    """What the runtime does before each invocation: a new, sampled X-Ray trace header."""
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    os.environ["_X_AMZN_TRACE_ID"] = f"Root={root};Parent={os.urandom(8).hex()};Sampled=1"
+
+
+def _invoke(handler: Handler, context_class: Any, event_text: str) -> tuple[float, dict[str, Any]]:
+    event = json.loads(event_text)
+    context = context_class(timeout_seconds=30.0, memory_limit_in_mb=_MEMORY_MB)
+    _new_trace()
+    started = time.perf_counter()
+    response = handler(event, context)
+    elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, response
+
+
+def _status(response: Mapping[str, Any]) -> int:
+    return int(response["response"]["httpStatusCode"])
+
+
+def _cold(config: dict[str, Any]) -> dict[str, Any]:
+    events = {name: json.dumps(event) for name, event in config["events"].items()}
+    started = time.perf_counter()
+    handler = _import_handler(config["handler"])
+    imported = time.perf_counter()
+    # The context object is the runtime's, not the function's: its module loads off the clock.
+    context_class = _load_context_class(config["context_module"])
+    first_ms, response = _invoke(handler, context_class, events["send"].replace(config["mark"], "0"))
+    return {
+        "import_ms": (imported - started) * 1000,
+        "first_call_ms": first_ms,
+        "cold_ms": (imported - started) * 1000 + first_ms,
+        "status": _status(response),
+    }
+
+
+def _warm(config: dict[str, Any]) -> dict[str, Any]:
+    events = {name: json.dumps(event) for name, event in config["events"].items()}
+    handler = _import_handler(config["handler"])
+    context_class = _load_context_class(config["context_module"])
+    invocations = 0
+    statuses: dict[str, int] = {}
+
+    def call(name: str) -> float:
+        nonlocal invocations
+        elapsed, response = _invoke(handler, context_class, events[name].replace(mark, str(invocations)))
+        invocations += 1
+        status = _status(response)
+        if status >= 300 and config.get("strict", True):
+            raise SystemExit(f"{name} answered {status}: {response}")
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+        return elapsed
+
+    mark = config["mark"]
+    floor = _Floor(config["floor"], mark)
+    call("send")  # the cold call
+    for index in range(config["warmup"]):
+        call("send" if index % 2 == 0 else "inbox")
+        floor.call("send" if index % 2 == 0 else "inbox")
+    times: dict[str, list[float]] = {"send": [], "inbox": [], "floor_send": [], "floor_inbox": []}
+    for _ in range(config["timed_calls"]):
+        for name in ("send", "inbox"):
+            times[name].append(call(name))
+            times[f"floor_{name}"].append(floor.call(name))
+    while invocations < config["invocations"]:
+        call("send" if invocations % 2 == 0 else "inbox")
+    return {"times_ms": times, "invocations": invocations, "statuses": statuses}
+
+
+class _Floor:
+    """The least a call can cost: one bare urllib3 request to the same endpoint, with the same body."""
+
+    def __init__(self, requests: Mapping[str, Mapping[str, Any]], mark: str) -> None:
+        import urllib3  # the function imports it too; loaded by now either way
+
+        class FloorConnection(urllib3.connection.HTTPConnection):
+            """Its own class, so that X-Ray's http.client patch can be told to leave it alone."""
+
+        class FloorPool(urllib3.HTTPConnectionPool):
+            ConnectionCls = FloorConnection
+
+        self._pool = urllib3.PoolManager()
+        self._pool.pool_classes_by_scheme = {**self._pool.pool_classes_by_scheme, "http": FloorPool}
+        xray_httplib = sys.modules.get("aws_xray_sdk.ext.httplib.patch")
+        if xray_httplib is not None:  # the function traced http.client: the floor must not be traced
+            xray_httplib.add_ignored(subclass=f"{FloorConnection.__module__}.{FloorConnection.__name__}")
+        self._requests = requests
+        self._mark = mark
+        self._calls = 0
+
+    def call(self, name: str) -> float:
+        request = self._requests[name]
+        self._calls += 1
+        body = request.get("body")
+        if body is not None:  # a new email each time, like the handler's sends
+            body = body.replace(self._mark, f"floor {self._calls}")
+        started = time.perf_counter()
+        answer = self._pool.request(request["method"], request["url"], body=body, headers=request["headers"])
+        elapsed = (time.perf_counter() - started) * 1000
+        if answer.status >= 300:
+            raise SystemExit(f"floor {name} answered {answer.status}: {answer.data[:200]!r}")
+        return elapsed
+
+
+def _shape(config: dict[str, Any]) -> dict[str, Any]:
+    """Figure 6: capping and shaping a 1,000-email page, and the size of the answer the agent gets."""
+    from email_actions.email_service import EmailService
+
+    context_class = _load_context_class(config["context_module"])
+    with open(config["page_file"], encoding="utf-8") as file:
+        page: dict[str, Any] = json.load(file)
+
+    class PageOfThousand:
+        """A MailApi whose list call returns the whole page at once, as a MultiMail ignoring `limit` would."""
+
+        def list_emails(self, mailbox_id: str, query: Mapping[str, str | int]) -> dict[str, Any]:
+            return page
+
+        def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+            raise NotImplementedError
+
+        def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+            raise NotImplementedError
+
+        def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
+            raise NotImplementedError
+
+        def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
+            raise NotImplementedError
+
+    service = EmailService(PageOfThousand(), config["mailbox_id"])
+    shaping: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    for limit in config["limits"]:
+        samples: list[float] = []
+        for _ in range(config["repeats"]):
+            started = time.perf_counter()
+            answer = service.inbox(None, limit=limit)
+            samples.append((time.perf_counter() - started) * 1000)
+        shaping[str(limit)] = samples
+        counts[str(limit)] = answer["count"]
+    handler = _import_handler(config["handler"])
+    _, response = _invoke(handler, context_class, json.dumps(config["events"]["inbox"]))
+    body = response["response"]["responseBody"]["application/json"]["body"]
+    return {
+        "page_emails": len(page["emails"]),
+        "shaping_ms": shaping,
+        "answer_counts": counts,
+        "status": _status(response),
+        "response_bytes": len(json.dumps(response).encode()),
+        "body_bytes": len(body.encode()),
+        "emails_in_answer": json.loads(body).get("count"),
+    }
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

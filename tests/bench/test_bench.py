@@ -1,0 +1,144 @@
+"""The benchmark's pieces work (no timing is asserted: `make bench` reports, it never fails on speed)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bench.environment import Build, Endpoints, FunctionSite, TemplateFunction, module_names, template_variables
+from bench.profile import parse_importtime, summary
+from bench.report import Row, render
+from bench.run import main as bench_main
+from bench.servers import AwsServer, multimail_standin
+from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
+from tests.conftest import load_event
+
+
+def test_reference_handler_forwards_send_and_inbox_like_the_guides_sample(
+    function_env: StandIn, secrets: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the reference handler, its boto3 client pointed at moto's secret
+    reference = importlib.import_module("bench.reference_handler")
+    monkeypatch.setattr(reference, "_secrets", boto3.client("secretsmanager", region_name="us-east-1"))
+    # WHEN it gets the send and inbox fixtures
+    sent = reference.lambda_handler(load_event("send"), None)
+    listed = reference.lambda_handler(load_event("inbox"), None)
+    # THEN it forwarded the email with the key from the secret, and MultiMail's answers came back as they were
+    posts = [r for r in function_env.requests if r.method == "POST"]
+    assert [r.path for r in posts] == [f"/v1/mailboxes/{AGENT_MAILBOX_ID}/send"]
+    assert posts[0].header("Authorization") == f"Bearer {function_env.agent_key}"
+    assert posts[0].json is not None
+    assert posts[0].json["to"] == ["ana@example.com"]
+    assert sent["response"]["httpStatusCode"] == 202
+    assert json.loads(sent["response"]["responseBody"]["application/json"]["body"])["status"] == "pending_send_approval"
+    assert listed["response"]["httpStatusCode"] == 200
+    limit = next(p["value"] for p in load_event("inbox")["parameters"] if p["name"] == "limit")
+    gets = [r for r in function_env.requests if r.method == "GET"]
+    assert gets[0].query == {"limit": limit, "direction": "inbound"}
+    assert 0 < len(json.loads(listed["response"]["responseBody"]["application/json"]["body"])["emails"]) <= int(limit)
+
+
+def test_the_function_process_sees_the_layer_and_the_runtime_but_not_the_dev_venv(tmp_path: Path) -> None:
+    # GIVEN no sam build
+    # WHEN the function's world is laid out
+    site = FunctionSite.prepare(tmp_path, Build(function=None, layer=None))
+    # THEN the task root holds our code without bytecode, the layer its pinned closure, the runtime boto3
+    assert (site.ours / "email_actions" / "app.py").is_file()
+    assert not list(site.ours.rglob("__pycache__"))
+    assert {"aws_lambda_powertools", "pydantic", "urllib3", "aws_xray_sdk"} <= module_names(site.layer)
+    assert {"boto3", "botocore"} <= module_names(site.runtime)
+    everything = module_names(site.layer) | module_names(site.runtime)
+    assert not {"moto", "pytest", "requests", "werkzeug"} & everything
+    assert any("make build" in note for note in site.notes)
+
+
+def test_every_template_variable_is_given_a_value() -> None:
+    # GIVEN template.yaml's function
+    function = TemplateFunction.read()
+    endpoints = Endpoints("http://127.0.0.1:1", "http://127.0.0.1:2", "127.0.0.1:3", "the-secret", "mbx", "the-table")
+    # WHEN its variables are filled for the benchmark
+    values, unset = template_variables(function, endpoints)
+    # THEN none is left out, and the ones that point somewhere point at the stand-ins
+    assert unset == []
+    assert values["MULTIMAIL_API_URL"] == "http://127.0.0.1:1"
+    assert values["MULTIMAIL_SECRET_ID"] == "the-secret"
+    if "IDEMPOTENCY_TABLE" in function.variables:
+        assert values["IDEMPOTENCY_TABLE"] == "the-table"
+
+
+def test_moto_server_counts_the_calls_it_serves() -> None:
+    # GIVEN moto's server with a secret
+    with AwsServer() as aws:
+        aws.create_secret("s", "v")
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=aws.url,
+            region_name="us-east-1",
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+        )
+        # WHEN it is read twice
+        client.get_secret_value(SecretId="s")
+        client.get_secret_value(SecretId="s")
+        # THEN the server counted two reads (and not the setup)
+        assert aws.calls("GetSecretValue") == 2
+        assert aws.calls_matching("secretsmanager.") == 2
+
+
+def test_the_standin_wrapper_still_serves_the_mailbox() -> None:
+    # GIVEN the stand-in with Nagle switched off, and 150 extra emails
+    with multimail_standin(extra_inbox_messages=150) as standin:
+        # THEN it is the ordinary stand-in: its mailbox holds the seeds and the extra emails
+        assert len(standin.emails(AGENT_MAILBOX_ID)) >= 150
+
+
+def test_the_table_shows_ratios_and_missed_goals() -> None:
+    # GIVEN one met and one missed figure
+    rows = [
+        Row("1. Cold start", "300 ms", "150 ms (reference)", 2.0, "<= 1.0x reference", False),
+        Row("5. Size", "18 MB", "goal", 0.9, "< 20 MB", True),
+    ]
+    # WHEN the table is rendered
+    table = render(rows).splitlines()
+    # THEN each figure is a row with its ratio, and a missed goal stands out
+    assert len(table) == 4
+    assert "2.00x" in table[2]
+    assert "**no**" in table[2]
+    assert "0.90x" in table[3]
+    assert table[3].rstrip(" |").endswith("yes")
+
+
+def test_importtime_lines_are_summarised() -> None:
+    # GIVEN two lines of `python -X importtime`
+    text = "import time: self [us] | cumulative | imported package\n"
+    text += "import time:      1500 |       1500 |   pydantic.fields\n"
+    text += "import time:      2000 |       3500 | pydantic\n"
+    # WHEN they are parsed and summarised
+    imports = parse_importtime(text)
+    report = summary(imports, top=5)
+    # THEN the nesting and the totals come through
+    assert [(i.name, i.depth) for i in imports] == [("pydantic.fields", 1), ("pydantic", 0)]
+    assert "3.5 ms  pydantic" in report
+
+
+def test_a_tiny_run_prints_all_six_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the whole benchmark, cut down to one sample of everything
+    # WHEN it runs
+    code = bench_main(["--samples", "1", "--runs", "1", "--calls", "3", "--invocations", "12"])
+    # THEN it prints a row for each of the six figures, each with a ratio
+    output = capsys.readouterr().out
+    assert code == 0
+    for figure in ("| 1. Cold start", "| 2. Warm /send", "| 2. Warm /inbox", "| 3. Secrets Manager", "| 4. Peak RSS"):
+        assert figure in output
+    assert "| 5. Deployed size" in output
+    assert "| 6. Shaping" in output
+    assert "| 6. Its answer" in output
+    rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) >= 9
+    assert all(re.fullmatch(r"\d+\.\d\dx|—", row[4].strip()) for row in rows)

@@ -1,0 +1,237 @@
+"""The hardening harness: hypothesis profiles, a counting `harness` fixture, and the counts file.
+
+Profiles (pick one with HYPOTHESIS_PROFILE): `fast`, the default that `make test` uses (fixed
+seed, so the counts are reproducible), and `fuzz`, many more examples with fresh randomness
+(`make fuzz`). The profiles are applied per test through `hardening_settings`, not loaded
+globally, so other suites keep their own hypothesis settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+from hypothesis import HealthCheck, settings
+
+from devtools.lambda_context import LocalLambdaContext
+from devtools.multimail_standin import AGENT_MAILBOX_ID, Email, Fault, StandIn
+from tests.conftest import SECRET_NAME, Answer, check_bedrock_response, reset_function_state
+from tests.hardening.counts import COUNTS, COUNTS_FILE
+from tests.hardening.leakscan import secrets_in, watch
+
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fast")
+_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
+# The harness resets what matters per example (recorded requests, faults); the stand-in and moto
+# persist across examples on purpose, so the function-scoped-fixture health check is suppressed.
+settings.register_profile("fast", max_examples=60, deadline=None, derandomize=True, suppress_health_check=_HEALTH)
+settings.register_profile(
+    "fuzz", max_examples=1500, deadline=None, derandomize=False, suppress_health_check=_HEALTH, print_blob=True
+)
+
+
+def hardening_settings(weight: float = 1.0) -> settings:
+    """The selected profile, with `weight` times its number of examples."""
+    parent = settings.get_profile(PROFILE)
+    return settings(parent=parent, max_examples=max(1, int(parent.max_examples * weight)))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    COUNTS.profile = PROFILE
+    COUNTS_FILE.parent.mkdir(exist_ok=True)
+    COUNTS_FILE.write_text(COUNTS.to_json())
+
+
+# -- the harness -------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    answer: Answer
+    seconds: float
+
+
+@dataclass
+class Harness:
+    """Runs events through the real handler, against the stand-in, and counts what happens."""
+
+    standin: StandIn
+    secrets: Any
+    monkeypatch: pytest.MonkeyPatch
+    area: str
+    secret_reads: list[bool] = field(default_factory=list)  # force_fetch flags of GetSecretValue calls
+
+    def run(self, event: Any, *, timeout_seconds: float = 30.0) -> Run:
+        """One invocation. Crashes, leaks and overruns are counted and fail the test."""
+        from email_actions.app import lambda_handler
+
+        COUNTS.tried(self.area)
+        started = time.monotonic()
+        try:
+            response = lambda_handler(event, LocalLambdaContext(timeout_seconds=timeout_seconds))
+        except Exception:
+            COUNTS.crashes += 1
+            raise
+        seconds = time.monotonic() - started
+        try:
+            answer = check_bedrock_response(event, response)
+        except (AssertionError, KeyError, TypeError, ValueError):
+            COUNTS.crashes += 1
+            raise
+        if seconds >= timeout_seconds:  # Lambda would have killed it: the turn fails without an answer
+            COUNTS.crashes += 1
+            pytest.fail(f"the handler ran {seconds:.2f} s of a {timeout_seconds} s budget")
+        leaked = secrets_in(json.dumps(response, ensure_ascii=False), extra=[self.standin.agent_key])
+        if leaked:
+            COUNTS.leaks += len(leaked)
+            pytest.fail(f"a secret value ({len(leaked[0])} characters) is in the answer")
+        return Run(answer, seconds)
+
+    # -- state between examples -------------------------------------------------------------------
+
+    def fresh(self) -> None:
+        self.standin.clear_requests()
+        self.standin.clear_faults()
+
+    def inject(self, fault: Fault, *, times: int = 1, path_contains: str | None = None) -> None:
+        self.standin.inject_fault(fault, times=times, path_contains=path_contains)
+
+    def point_at(self, base_url: str) -> None:
+        """Send the function's MultiMail calls somewhere else (a closed port, a silent listener)."""
+        self.monkeypatch.setenv("MULTIMAIL_API_URL", base_url)
+        self.reset()
+
+    def reset(self) -> None:
+        """A cold start: settings, key provider and secret cache forgotten; reads counted again."""
+        reset_function_state()
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+
+        def count(params: dict[str, Any], **_: Any) -> None:
+            self.secret_reads.append(True)
+
+        client.meta.events.register("before-call.secrets-manager.GetSecretValue", count)
+        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)
+
+    def store_key(self, value: str) -> None:
+        """Put a new secret value into Secrets Manager (moto), as a rotation would."""
+        watch(value)
+        self.secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps({"api_key": value}))
+
+    def rotate_key(self) -> str:
+        """MultiMail issues a new key (the old one now answers 401) and the secret is updated."""
+        old = self.standin.agent_key
+        new = self.standin.rotate_agent_key(f"mm_live_rotated_{uuid.uuid4().hex}")
+        watch(old, new)
+        self.store_key(new)
+        return new
+
+    # -- sends ------------------------------------------------------------------------------------
+
+    def created(self, marker: str) -> list[Email]:
+        """Outbound emails in the agent's mailbox whose subject or body carries `marker`."""
+        return [
+            email
+            for email in self.standin.emails(AGENT_MAILBOX_ID)
+            if email.direction == "outbound" and (marker in email.subject or marker in email.markdown)
+        ]
+
+    def check_one_send(self, marker: str, answer: Answer, *, settle: float = 0.0) -> list[Email]:
+        """At most one email per intended send, and an answer that tells the truth about it."""
+        if settle:
+            time.sleep(settle)  # let a stalled or delayed stand-in request finish its work
+        emails = self.created(marker)
+        COUNTS.intended_sends += 1
+        if len(emails) > 1:
+            COUNTS.duplicates += len(emails) - 1
+        assert len(emails) <= 1, f"{len(emails)} emails were created for one intended send"
+        if answer.status == 200:
+            assert len(emails) == 1
+            assert answer.body["email_id"] == emails[0].id
+        elif emails:  # it exists, so the model must not be told it wasn't sent, nor to try again
+            assert answer.body.get("sent") is not False
+            assert "Do NOT send it again" in answer.message, answer.message
+        if answer.body.get("sent") is False:
+            assert not emails
+        return emails
+
+
+@pytest.fixture
+def harness(
+    request: pytest.FixtureRequest, function_env: StandIn, secrets: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Harness]:
+    area = request.node.get_closest_marker("area")
+    rig = Harness(function_env, secrets, monkeypatch, area.args[0] if area else "other")
+    watch(function_env.agent_key)
+    original = function_env.take_fault
+
+    def counting_take_fault(method: str, path: str) -> Fault | None:
+        fault = original(method, path)
+        if fault is not None:
+            COUNTS.faults += 1
+        return fault
+
+    monkeypatch.setattr(function_env, "take_fault", counting_take_fault)
+    rig.reset()
+    yield rig
+    function_env.clear_faults()
+    DEFAULT_PROVIDERS.pop("secrets", None)  # the counting client must not outlive this test's moto
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "area(name): which row of the hardening table a test's inputs count in")
+
+
+# -- loopback endpoints that fail before HTTP ----------------------------------------------------
+
+
+@pytest.fixture
+def closed_port() -> str:
+    """A loopback URL where nothing listens: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[str]:
+    """A loopback URL whose connects hang until they time out.
+
+    A listening socket that never accepts, with a backlog of 0, whose accept queue is filled by
+    our own connections: Linux then drops further SYNs, so a connect waits for its timeout.
+    Skipped, with the reason, where the kernel behaves otherwise.
+    """
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers: list[socket.socket] = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.05)
+    try:
+        with socket.socket() as probe:
+            probe.settimeout(0.3)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except TimeoutError:
+                pass
+            else:
+                pytest.skip("this kernel accepted a connect into a full backlog: no loopback connect timeout here")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()

@@ -342,6 +342,9 @@ def _prepare(event: Any) -> tuple[dict[str, Any], str | None]:
     for key in ("apiPath", "httpMethod"):
         if not isinstance(event.get(key), str) or not event[key]:
             return prepared, f"The action request has no {key}."
+    if not isinstance(event.get("actionGroup", ""), str):  # the answer must echo it as a string
+        return prepared, "The action request's actionGroup is not a string."
+    prepared.setdefault("actionGroup", "")
     parameters, problem = _properties(event.get("parameters"), "parameter")
     if problem:
         return prepared, problem

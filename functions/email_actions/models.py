@@ -44,7 +44,8 @@ def _email_address(value: str) -> str:
     if named:
         candidate = named.group(1).strip()
     if len(candidate) > 254 or not _ADDRESS.match(candidate):
-        raise ValueError(f"{value!r} is not an email address")
+        shown = value if len(value) <= 80 else value[:77] + "..."  # a huge value must not bloat the answer
+        raise ValueError(f"{shown!r} is not an email address")
     return candidate
 
 

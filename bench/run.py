@@ -44,6 +44,7 @@ WORKER = ROOT / "bench" / "worker.py"
 CONTEXT_MODULE = ROOT / "devtools" / "lambda_context.py"
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 DOCS = ROOT / "docs" / "performance.md"
+DOCUMENTS = (DOCS, ROOT / "README.md")  # wherever the performance section carries the markers
 SECRET_ID = "multimail/api-key"  # noqa: S105 - the name of the secret, not a secret
 TABLE = "email-actions-idempotency"
 MARK = "@@N@@"  # replaced by the invocation's number: every send is a new email, not a replay
@@ -179,6 +180,7 @@ class Bench:
                     "context_module": str(CONTEXT_MODULE),
                     "memory_mb": self.function.memory_mb,
                     "mark": MARK,
+                    "run": self.runs,
                 }
             )
         )
@@ -263,7 +265,10 @@ class Bench:
                         "timed_calls": calls,
                         "invocations": invocations,
                     }
-                    outcomes[variant.name].append(self.run_worker(config, variant, self.endpoints(standin.base_url)))
+                    outcome = self.run_worker(config, variant, self.endpoints(standin.base_url))
+                    if outcome.result["replayed"]:
+                        raise BenchError(f"{variant.name}: {outcome.result['replayed']} sends were answered as repeats")
+                    outcomes[variant.name].append(outcome)
         return outcomes
 
     # -- figure 6 ------------------------------------------------------------------------------
@@ -510,13 +515,22 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {system}, Python {platform.python_version()}"
 
 
-def update_docs(text: str) -> None:
-    document = DOCS.read_text(encoding="utf-8")
-    if BEGIN not in document or END not in document:
-        raise BenchError(f"{DOCS} has no {BEGIN} … {END} block to replace")
-    head, _, rest = document.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOCS.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+def update_docs(text: str) -> list[Path]:
+    """Replace the block between the markers in every document that has them; the documents changed."""
+    changed: list[Path] = []
+    for document_path in DOCUMENTS:
+        if not document_path.is_file():
+            continue
+        document = document_path.read_text(encoding="utf-8")
+        if BEGIN not in document or END not in document:
+            continue
+        head, _, rest = document.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        document_path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+        changed.append(document_path)
+    if not changed:
+        raise BenchError(f"no document has a {BEGIN} … {END} block to replace")
+    return changed
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -525,7 +539,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="warm processes per variant (default 3)")
     parser.add_argument("--calls", type=int, default=200, help="timed calls per action in each warm process")
     parser.add_argument("--invocations", type=int, default=1000, help="invocations per warm process")
-    parser.add_argument("--update-docs", action="store_true", help=f"write the table into {DOCS.relative_to(ROOT)}")
+    parser.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="write the table between the bench markers of docs/performance.md (and README.md, if it has them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -569,8 +587,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(text)
     if settings.update_docs:
-        update_docs(text)
-        print(f"\n(written to {DOCS.relative_to(ROOT)})")
+        for path in update_docs(text):
+            print(f"(the table is now in {path.relative_to(ROOT)})")
     return 0
 
 

@@ -118,7 +118,7 @@ def _cold(config: dict[str, Any]) -> dict[str, Any]:
     imported = time.perf_counter()
     # The context object is the runtime's, not the function's: its module loads off the clock.
     context_class = _load_context_class(config["context_module"])
-    first_ms, response = _invoke(handler, context_class, events["send"].replace(config["mark"], "0"))
+    first_ms, response = _invoke(handler, context_class, events["send"].replace(config["mark"], f"{config['run']}.0"))
     return {
         "import_ms": (imported - started) * 1000,
         "first_call_ms": first_ms,
@@ -132,20 +132,24 @@ def _warm(config: dict[str, Any]) -> dict[str, Any]:
     handler = _import_handler(config["handler"])
     context_class = _load_context_class(config["context_module"])
     invocations = 0
+    replayed = 0
     statuses: dict[str, int] = {}
 
     def call(name: str) -> float:
-        nonlocal invocations
-        elapsed, response = _invoke(handler, context_class, events[name].replace(mark, str(invocations)))
+        nonlocal invocations, replayed
+        number = f"{config['run']}.{invocations}"  # unique across the whole benchmark: no send is a repeat
+        elapsed, response = _invoke(handler, context_class, events[name].replace(mark, number))
         invocations += 1
         status = _status(response)
+        if name == "send" and _is_repeat(response):
+            replayed += 1
         if status >= 300 and config.get("strict", True):
             raise SystemExit(f"{name} answered {status}: {response}")
         statuses[str(status)] = statuses.get(str(status), 0) + 1
         return elapsed
 
     mark = config["mark"]
-    floor = _Floor(config["floor"], mark)
+    floor = _Floor(config["floor"], mark, config["run"])
     call("send")  # the cold call
     for index in range(config["warmup"]):
         call("send" if index % 2 == 0 else "inbox")
@@ -157,13 +161,22 @@ def _warm(config: dict[str, Any]) -> dict[str, Any]:
             times[f"floor_{name}"].append(floor.call(name))
     while invocations < config["invocations"]:
         call("send" if invocations % 2 == 0 else "inbox")
-    return {"times_ms": times, "invocations": invocations, "statuses": statuses}
+    return {"times_ms": times, "invocations": invocations, "statuses": statuses, "replayed": replayed}
+
+
+def _is_repeat(response: Mapping[str, Any]) -> bool:
+    """True when the answer came from an idempotency record instead of a new send."""
+    try:
+        body = json.loads(response["response"]["responseBody"]["application/json"]["body"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return isinstance(body, dict) and body.get("repeat") is True
 
 
 class _Floor:
     """The least a call can cost: one bare urllib3 request to the same endpoint, with the same body."""
 
-    def __init__(self, requests: Mapping[str, Mapping[str, Any]], mark: str) -> None:
+    def __init__(self, requests: Mapping[str, Mapping[str, Any]], mark: str, run: int) -> None:
         import urllib3  # the function imports it too; loaded by now either way
 
         class FloorConnection(urllib3.connection.HTTPConnection):
@@ -179,6 +192,7 @@ class _Floor:
             xray_httplib.add_ignored(subclass=f"{FloorConnection.__module__}.{FloorConnection.__name__}")
         self._requests = requests
         self._mark = mark
+        self._run = run
         self._calls = 0
 
     def call(self, name: str) -> float:
@@ -186,7 +200,7 @@ class _Floor:
         self._calls += 1
         body = request.get("body")
         if body is not None:  # a new email each time, like the handler's sends
-            body = body.replace(self._mark, f"floor {self._calls}")
+            body = body.replace(self._mark, f"floor {self._run}.{self._calls}")
         started = time.perf_counter()
         answer = self._pool.request(request["method"], request["url"], body=body, headers=request["headers"])
         elapsed = (time.perf_counter() - started) * 1000

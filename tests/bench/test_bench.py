@@ -16,6 +16,7 @@ from bench.profile import parse_importtime, summary
 from bench.report import Row, render
 from bench.run import main as bench_main
 from bench.servers import AwsServer, multimail_standin
+from bench.worker import _is_repeat
 from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
 from tests.conftest import load_event
 
@@ -96,6 +97,17 @@ def test_the_standin_wrapper_still_serves_the_mailbox() -> None:
     with multimail_standin(extra_inbox_messages=150) as standin:
         # THEN it is the ordinary stand-in: its mailbox holds the seeds and the extra emails
         assert len(standin.emails(AGENT_MAILBOX_ID)) >= 150
+
+
+def test_an_answer_from_the_idempotency_record_counts_as_a_repeat() -> None:
+    # GIVEN a send answered from the record, and one newly sent
+    def answer(body: dict[str, object]) -> dict[str, Any]:
+        return {"response": {"responseBody": {"application/json": {"body": json.dumps(body)}}}}
+
+    # WHEN the worker looks at them
+    # THEN only the first is a repeat (the benchmark fails on repeats: they skip MultiMail)
+    assert _is_repeat(answer({"repeat": True, "email_id": "em_1"}))
+    assert not _is_repeat(answer({"email_id": "em_2", "status": "pending_send_approval"}))
 
 
 def test_the_table_shows_ratios_and_missed_goals() -> None:

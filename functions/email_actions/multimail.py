@@ -252,23 +252,31 @@ class MultiMailClient:
         return response.status, response.headers, raw
 
     def _read_body(self, response: urllib3.BaseHTTPResponse) -> bytes:
-        """Read within the deadline and a size cap: a slow or endless body must not outlast us."""
+        """Read within the deadline and a size cap: a slow or endless body must not outlast us.
+
+        Each read1() returns what one socket read brings, under a socket timeout cut to the time
+        left, so a body dripped a few bytes at a time stops at the deadline.
+        """
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in response.stream(16384):
+            while (remaining := self._deadline.remaining()) > 0:
+                sock = getattr(response.connection, "sock", None)
+                if sock is not None:
+                    sock.settimeout(min(remaining, READ_TIMEOUT))
+                chunk = response.read1(16384)
+                if not chunk:
+                    return b"".join(chunks)
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
                     response.drain_conn()
                     raise _NoAnswer(f"MultiMail's answer was larger than {MAX_RESPONSE_BYTES // 1024} KB")
-                if self._deadline.remaining() <= 0:
-                    raise _NoAnswer("MultiMail's answer did not arrive in time")
                 chunks.append(chunk)
+            raise _NoAnswer("MultiMail's answer did not arrive in time")
         except urllib3.exceptions.ReadTimeoutError:
             raise _NoAnswer("MultiMail's answer did not arrive in time") from None
         except urllib3.exceptions.HTTPError:
             raise _NoAnswer("the connection to MultiMail broke while it answered") from None
-        return b"".join(chunks)
 
     def _pause(self, seconds: float) -> bool:
         """Sleep before another attempt if the budget allows one afterwards; False if it doesn't."""
@@ -353,7 +361,10 @@ def _decode(status: int, headers: Mapping[str, str], raw: bytes, is_write: bool)
     if status == 429:
         wait = _retry_after(headers)
         when = f"retry after {wait} s" if wait is not None else "retry later"
-        raise RateLimitedError(f"MultiMail is rate limiting this mailbox; {when}.{suffix}", retry_after_seconds=wait)
+        not_sent = " The email was not sent." if is_write else ""
+        raise RateLimitedError(
+            f"MultiMail is rate limiting this mailbox; {when}.{not_sent}{suffix}", retry_after_seconds=wait
+        )
     if status in _ERRORS:
         error_type, message = _ERRORS[status]
         raise error_type(message + suffix, upstream_status=status)

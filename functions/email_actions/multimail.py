@@ -104,7 +104,7 @@ class ApiKeyProvider:
     def _parse(self, raw: str) -> str:
         text = raw.strip()
         key: object = text
-        if text.startswith("{"):
+        if text.startswith(("{", "[", '"')):  # JSON, but only an object with api_key holds a key
             try:
                 key = json.loads(text).get("api_key")
             except (json.JSONDecodeError, AttributeError):

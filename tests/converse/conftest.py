@@ -102,15 +102,26 @@ def executor(function_env: StandIn) -> RecordingExecutor:
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws_env(aws_credentials: None) -> Iterator[None]:
     """Fake credentials and a Region for code that builds its own AWS clients (the CLI's local mode)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     reset_function_state()
     yield
     reset_function_state()
+
+
+def send_answer(body: dict[str, Any]) -> bytes:
+    """The deployed function's answer to POST /send, as the Lambda API returns it."""
+    response = {
+        "messageVersion": "1.0",
+        "response": {
+            "actionGroup": "EmailActions",
+            "apiPath": "/send",
+            "httpMethod": "POST",
+            "httpStatusCode": 200,
+            "responseBody": {"application/json": {"body": json.dumps(body)}},
+        },
+    }
+    return json.dumps(response).encode()
 
 
 class StubbedLambda:

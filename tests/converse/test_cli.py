@@ -14,7 +14,7 @@ import pytest
 
 from converse_agent.__main__ import main
 from converse_agent.executors import local_environment
-from tests.converse.conftest import FUNCTION, MODEL_ID, ScriptedModel, StubbedLambda
+from tests.converse.conftest import FUNCTION, MODEL_ID, ScriptedModel, StubbedLambda, send_answer
 
 pytestmark = pytest.mark.usefixtures("aws_env")
 
@@ -79,20 +79,7 @@ def test_deployed_mode_asks_before_sending_and_invokes_the_function(
     send_call = model.calls_tool("sendEmail", draft)
     model.says("Queued for approval.")
     queued = {"email_id": "em_1", "status": "pending_send_approval"}
-    lambda_api.answers(
-        json.dumps(
-            {
-                "messageVersion": "1.0",
-                "response": {
-                    "actionGroup": "EmailActions",
-                    "apiPath": "/send",
-                    "httpMethod": "POST",
-                    "httpStatusCode": 200,
-                    "responseBody": {"application/json": {"body": json.dumps(queued)}},
-                },
-            }
-        ).encode()
-    )
+    lambda_api.answers(send_answer(queued))
     prompts: list[str] = []
     out = io.StringIO()
 

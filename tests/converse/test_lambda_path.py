@@ -12,22 +12,12 @@ from converse_agent.errors import ChatError
 from converse_agent.executors import InProcessExecutor, LambdaExecutor
 from converse_agent.tools import build_event, load_operations, tool_result
 from devtools.multimail_standin import StandIn
-from tests.converse.conftest import FUNCTION, StubbedLambda
+from tests.converse.conftest import FUNCTION, StubbedLambda, send_answer
 
 
 def test_a_tool_call_invokes_the_function_with_the_exact_bedrock_event(lambda_api: StubbedLambda) -> None:
     # GIVEN the deployed function answers like the action group does
-    answer = {
-        "messageVersion": "1.0",
-        "response": {
-            "actionGroup": "EmailActions",
-            "apiPath": "/send",
-            "httpMethod": "POST",
-            "httpStatusCode": 200,
-            "responseBody": {"application/json": {"body": json.dumps({"status": "pending_send_approval"})}},
-        },
-    }
-    lambda_api.answers(json.dumps(answer).encode())
+    lambda_api.answers(send_answer({"status": "pending_send_approval"}))
     event = build_event(
         load_operations()["sendEmail"],
         {"to": ["ana@example.com", "li@example.org"], "subject": "Agenda", "body": "1. Budget"},

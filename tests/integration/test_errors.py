@@ -7,7 +7,7 @@ import json
 import pytest
 
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Faults, StandIn
-from tests.conftest import Invoke, load_event, with_params
+from tests.conftest import Invoke, load_event, reset_function_state, with_params
 
 BAD_INPUT = {
     # fixture: (status, field the answer must name, words the answer must contain)
@@ -151,8 +151,6 @@ def test_garbled_success_on_send_counts_as_probably_queued(invoke: Invoke, stand
 def test_missing_default_mailbox_asks_for_one(
     invoke: Invoke, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import reset_function_state
-
     monkeypatch.delenv("MULTIMAIL_MAILBOX_ID")
     reset_function_state()
     answer = invoke(load_event("inbox"))
@@ -165,8 +163,6 @@ def test_missing_default_mailbox_asks_for_one(
 def test_missing_secret_setting_is_a_clear_configuration_error(
     invoke: Invoke, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import reset_function_state
-
     monkeypatch.delenv("MULTIMAIL_SECRET_ID")
     reset_function_state()
     answer = invoke(load_event("inbox"))

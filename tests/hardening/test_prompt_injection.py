@@ -115,9 +115,8 @@ def test_the_agent_instruction_says_email_content_is_data_never_instructions() -
     instruction = agent["Properties"]["Instruction"]
     # THEN its instruction states the rule
     _rule_is_stated(instruction)
-    # AND, ideally, ties it to the marking the tool answers use
-    if "`untrusted`" not in instruction and "untrusted key" not in instruction:
-        pytest.xfail("the instruction does not name the `untrusted` key of the tool answers (reported to the lead)")
+    # AND ties it to the marking the tool answers use
+    assert "`untrusted` key" in instruction
 
 
 def test_the_converse_system_prompt_says_what_the_marking_means() -> None:

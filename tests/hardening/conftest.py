@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from devtools.lambda_context import LocalLambdaContext
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Email, Fault, StandIn
 from tests.conftest import SECRET_NAME, Answer, check_bedrock_response, reset_function_state
-from tests.hardening.counts import COUNTS, COUNTS_FILE
+from tests.hardening.counts import COUNTS, COUNTS_FILE, profile_file
 from tests.hardening.leakscan import secrets_in, watch
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fast")
@@ -48,7 +48,8 @@ def hardening_settings(weight: float = 1.0) -> settings:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     COUNTS.profile = PROFILE
     COUNTS_FILE.parent.mkdir(exist_ok=True)
-    COUNTS_FILE.write_text(COUNTS.to_json())
+    for path in (COUNTS_FILE, profile_file(PROFILE)):
+        path.write_text(COUNTS.to_json())
 
 
 # -- the harness -------------------------------------------------------------------------------
@@ -144,8 +145,9 @@ class Harness:
             if email.direction == "outbound" and (marker in email.subject or marker in email.markdown)
         ]
 
-    def check_one_send(self, marker: str, answer: Answer, *, settle: float = 0.0) -> list[Email]:
-        """At most one email per intended send, and an answer that tells the truth about it."""
+    def check_one_send(self, marker: str, answer: Answer, *, settle: float = 0.0, truthful: bool = True) -> list[Email]:
+        """At most one email per intended send, and (unless `truthful` is off) an answer that tells
+        the truth about it. Counted once per call: call it once per intended send."""
         if settle:
             time.sleep(settle)  # let a stalled or delayed stand-in request finish its work
         emails = self.created(marker)
@@ -156,12 +158,20 @@ class Harness:
         if answer.status == 200:
             assert len(emails) == 1
             assert answer.body["email_id"] == emails[0].id
+        if truthful:
+            self.check_truth(marker, answer)
+        return emails
+
+    def check_truth(self, marker: str, answer: Answer) -> None:
+        """What the answer says about the email matches what exists upstream."""
+        emails = self.created(marker)
+        if answer.status == 200:
+            assert [e.id for e in emails] == [answer.body["email_id"]]
         elif emails:  # it exists, so the model must not be told it wasn't sent, nor to try again
-            assert answer.body.get("sent") is not False
+            assert answer.body.get("sent") is not False, answer.body
             assert "Do NOT send it again" in answer.message, answer.message
         if answer.body.get("sent") is False:
             assert not emails
-        return emails
 
 
 @pytest.fixture

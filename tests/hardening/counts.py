@@ -1,8 +1,8 @@
 """What the hardening suite tried and what went wrong, counted as it happens.
 
 The tests add to `COUNTS` through small helpers; the hardening conftest writes the totals to
-`build/hardening-counts.json` when the session ends, and `python -m tests.hardening.counts` prints
-them as the Markdown table that the README shows.
+`build/hardening-counts.json` (and `build/hardening-counts-<profile>.json`) when the session ends,
+and `python -m tests.hardening.counts` prints the last fast and fuzz runs as the README's table.
 
 - inputs: events given to `lambda_handler` (each hypothesis example, fixture mutation or fault run).
 - faults: upstream faults that really happened: stand-in faults taken by a request, refused and
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -48,48 +49,58 @@ class Counts:
 COUNTS = Counts()
 
 _AREAS = {
-    "bad_input": "Bad input (hypothesis from the schema, and fixture mutations)",
-    "faults": "Upstream faults against the loopback stand-in",
+    "bad_input": "bad input (hypothesis, from the schema and from fixture mutations)",
+    "faults": "upstream faults (against the loopback stand-in)",
     "secrets": "Secrets Manager faults",
-    "injection": "Prompt injection",
+    "injection": "prompt injection",
 }
 
 
-def table(counts: Counts) -> str:
-    """The README table: what was tried, and the three numbers that must be zero."""
+def table(runs: list[Counts]) -> str:
+    """The README table, one column per run: what was tried, and the three numbers that must be zero."""
+
+    def row(label: str, values: list[str]) -> str:
+        return f"| {label} | " + " | ".join(values) + " |"
+
+    def each(get: Callable[[Counts], int], bold: bool = False) -> list[str]:
+        return [f"**{get(c):,}**" if bold else f"{get(c):,}" for c in runs]
+
     lines = [
-        "| What | Count |",
-        "|---|---:|",
+        row("What", [f"`make {'fuzz' if c.profile == 'fuzz' else 'test'}` ({c.profile} profile)" for c in runs]),
+        "|---|" + "---:|" * len(runs),
         *(
-            f"| Inputs tried: {label.lower() if i else label} | {counts.by_area.get(area, 0):,} |"
-            for i, (area, label) in enumerate(_AREAS.items())
+            row(f"Inputs tried: {label}", [f"{c.by_area.get(area, 0):,}" for c in runs])
+            for area, label in _AREAS.items()
         ),
-        f"| **Inputs tried, in all** | **{counts.inputs:,}** |",
-        f"| Upstream and secret faults injected (each one really happened) | {counts.faults:,} |",
-        f"| Intended sends and replies under faults | {counts.intended_sends:,} |",
-        f"| Crashes (an exception escaped, or the response broke the Bedrock contract) | {counts.crashes} |",
-        f"| Duplicates (more than one email created for one intended send) | {counts.duplicates} |",
-        f"| Leaks (the key or a secret value in an answer or in any test's output) | {counts.leaks} |",
-        f"| Tests whose captured output was scanned for the key (the whole suite) | {counts.tests_scanned:,} |",
-        f"| Function audit log lines among the scanned output | {counts.audit_lines_scanned:,} |",
+        row("**Inputs tried, in all**", each(lambda c: c.inputs, bold=True)),
+        row("Upstream and secret faults injected (each one really happened)", each(lambda c: c.faults)),
+        row("Intended sends and replies under faults", each(lambda c: c.intended_sends)),
+        row("**Crashes** (an exception escaped, or the answer broke the Bedrock contract)", each(lambda c: c.crashes)),
+        row("**Duplicates** (more than one email for one intended send)", each(lambda c: c.duplicates)),
+        row("**Leaks** (the key or a secret value in an answer or in any test's output)", each(lambda c: c.leaks)),
+        row("Tests whose captured output was scanned for the key", each(lambda c: c.tests_scanned)),
+        row("Function audit log lines among the scanned output", each(lambda c: c.audit_lines_scanned)),
     ]
     return "\n".join(lines)
 
 
-def load(path: Path = COUNTS_FILE) -> Counts:
-    data = json.loads(path.read_text())
-    return Counts(**data)
+def load(path: Path) -> Counts:
+    return Counts(**json.loads(path.read_text()))
 
 
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else COUNTS_FILE
-    if not path.exists():
-        print(f"{path} does not exist: run `make test` (or `make fuzz`) first.", file=sys.stderr)
+    """Print the table of the given counts files, or of the last fast and fuzz runs found in build/."""
+    paths = [Path(a) for a in argv] or [p for p in (profile_file("fast"), profile_file("fuzz")) if p.exists()]
+    if not paths:
+        print(f"No counts in {COUNTS_FILE.parent}: run `make test` (or `make fuzz`) first.", file=sys.stderr)
         return 1
-    counts = load(path)
-    print(f"Hypothesis profile: {counts.profile}\n")
-    print(table(counts))
+    print(table([load(path) for path in paths]))
     return 0
+
+
+def profile_file(profile: str) -> Path:
+    """Where a session of this profile also keeps its counts, so the table can show both."""
+    return COUNTS_FILE.with_name(f"hardening-counts-{profile}.json")
 
 
 if __name__ == "__main__":

@@ -247,8 +247,10 @@ class MultiMailClient:
             raise _NoAnswer("the connection to MultiMail broke before an answer arrived") from None
         try:
             raw = self._read_body(response)
-        finally:
-            response.release_conn()
+        except _NoAnswer:
+            response.close()  # half read: drop the connection instead of pooling it, and read no more
+            raise
+        response.release_conn()
         return response.status, response.headers, raw
 
     def _read_body(self, response: urllib3.BaseHTTPResponse) -> bytes:
@@ -269,7 +271,6 @@ class MultiMailClient:
                     return b"".join(chunks)
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
-                    response.drain_conn()
                     raise _NoAnswer(f"MultiMail's answer was larger than {MAX_RESPONSE_BYTES // 1024} KB")
                 chunks.append(chunk)
             raise _NoAnswer("MultiMail's answer did not arrive in time")

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -48,8 +49,16 @@ def hardening_settings(weight: float = 1.0) -> settings:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     COUNTS.profile = PROFILE
     COUNTS_FILE.parent.mkdir(exist_ok=True)
-    for path in (COUNTS_FILE, profile_file(PROFILE)):
-        path.write_text(COUNTS.to_json())
+    COUNTS_FILE.write_text(COUNTS.to_json())
+    if _whole_matrix_ran(session):  # a partial run (-k, one file) must not replace the table's numbers
+        profile_file(PROFILE).write_text(COUNTS.to_json())
+
+
+def _whole_matrix_ran(session: pytest.Session) -> bool:
+    here = Path(__file__).parent
+    modules = {Path(str(item.path)) for item in session.items if Path(str(item.path)).parent == here}
+    selected = not (session.config.getoption("keyword") or session.config.getoption("markexpr"))
+    return selected and modules == set(here.glob("test_*.py"))
 
 
 # -- the harness -------------------------------------------------------------------------------

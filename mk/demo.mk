@@ -1,5 +1,5 @@
 # Run the handler locally: the MultiMail stand-in + moto, no AWS account, no Docker.
-# devtools/local_run.py does the work; see docs/local.md.
+# devtools/local_run.py does the work; see the README (See it work).
 
 SANDBOX_PORT ?= 8025
 LOCAL_RUN := PYTHONPATH=functions:. $(PY) -m devtools.local_run

@@ -133,6 +133,7 @@ def _describe_secret_failure(secret_id: str, error: Exception) -> str:
         "ResourceNotFoundException": "it does not exist or has no value yet; put the key in with "
         "`aws secretsmanager put-secret-value`",
         "AccessDeniedException": "the function's role may not read it",
+        "403": "the function's role may not read it",  # how botocore reads a denial without an error code
         "DecryptionFailure": "its KMS key cannot be used by the function",
     }.get(code, "Secrets Manager refused the request")
     return (

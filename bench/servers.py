@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from devtools.local_run import create_idempotency_table
 from devtools.multimail_standin import StandIn
 
 HOST = "127.0.0.1"
@@ -97,40 +98,25 @@ class AwsServer:
         with self._lock:
             return sum(count for operation, count in self._targets.items() if operation.startswith(prefix))
 
-    def create_secret(self, name: str, value: str) -> None:
-        """Put the secret in through moto's own HTTP API, as an operator would with the CLI."""
+    def client(self, service: Literal["secretsmanager", "dynamodb"]) -> Any:
+        """A boto3 client of the driver's, talking to this server, as an operator's CLI would."""
         import boto3  # the driver's import; the function process imports what it imports
 
-        client = boto3.client(
-            "secretsmanager",
+        return boto3.client(
+            service,
             endpoint_url=self.url,
             region_name=REGION,
             aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
-        client.create_secret(Name=name, SecretString=value)
+
+    def create_secret(self, name: str, value: str) -> None:
+        self.client("secretsmanager").create_secret(Name=name, SecretString=value)
         self.reset_counts()
 
-    def create_table(self, name: str, key: str = "id", ttl_attribute: str = "expiration") -> None:
-        """The idempotency table, shaped as template.yaml's IdempotencyTable."""
-        import boto3
-
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
-        client.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.update_time_to_live(
-            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
-        )
+    def create_table(self, name: str) -> None:
+        """The idempotency table, as the local run and template.yaml's IdempotencyTable make it."""
+        create_idempotency_table(name, self.client("dynamodb"))
         self.reset_counts()
 
     def reset_counts(self) -> None:

@@ -150,11 +150,13 @@ def _callers_setting(name: str) -> bool:
     )
 
 
-def create_idempotency_table(name: str = LOCAL_IDEMPOTENCY_TABLE, region: str = LOCAL_REGION) -> Any:
-    """The stack's exactly-once table (template.yaml's IdempotencyTable), in whatever DynamoDB boto3 reaches."""
-    import boto3
+def create_idempotency_table(name: str = LOCAL_IDEMPOTENCY_TABLE, dynamodb: Any = None) -> Any:
+    """The stack's exactly-once table (template.yaml's IdempotencyTable), through `dynamodb` (a boto3
+    client; by default one for the local Region, which moto serves when it is active)."""
+    if dynamodb is None:
+        import boto3
 
-    dynamodb = boto3.client("dynamodb", region_name=region)
+        dynamodb = boto3.client("dynamodb", region_name=LOCAL_REGION)
     dynamodb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],

@@ -490,64 +490,61 @@ class Store:
             mailbox = self._sendable_mailbox(mailbox_id)
             to = _address_list(body, "to", required=True)
             subject = _string(body, "subject")
-            markdown = _string(body, "markdown")
-            cc = _address_list(body, "cc", required=False)
-            bcc = _address_list(body, "bcc", required=False)
-            attachments = _attachments(body)
-            key = _idempotency_key(body)
-            replay = self._replay(owner, key)
-            if replay is not None:
-                return replay
-            email = Email(
-                id=new_id("em"),
-                mailbox_id=mailbox.id,
-                thread_id=new_id("th"),
-                sender=mailbox.address,
-                to=to,
-                cc=cc,
-                bcc=bcc,
-                subject=subject,
-                markdown=markdown,
-                attachments=attachments,
-                status="pending_send_approval",
-                direction="outbound",
-                received_at=self._clock(),
-                idempotency_key=key,
-            )
-            return self._accept(owner, mailbox, email)
+            return self._queue_outgoing(owner, mailbox, body, to=to, subject=subject, thread_id=new_id("th"))
 
     def reply(self, owner: str, mailbox_id: str, email_id: str, body: Mapping[str, Any]) -> SendOutcome:
         """``POST /v1/mailboxes/{mailbox_id}/reply/{email_id}``: to the original's sender, same thread."""
         with self._lock:
             mailbox = self._sendable_mailbox(mailbox_id)
             original = self._email_in(mailbox_id, email_id)
-            markdown = _string(body, "markdown")
-            cc = _address_list(body, "cc", required=False)
-            bcc = _address_list(body, "bcc", required=False)
-            attachments = _attachments(body)
-            key = _idempotency_key(body)
-            replay = self._replay(owner, key)
-            if replay is not None:
-                return replay
-            to = [original.sender] if original.direction == "inbound" else list(original.to)
-            email = Email(
-                id=new_id("em"),
-                mailbox_id=mailbox.id,
-                thread_id=original.thread_id,
-                sender=mailbox.address,
-                to=to,
-                cc=cc,
-                bcc=bcc,
+            return self._queue_outgoing(
+                owner,
+                mailbox,
+                body,
+                to=[original.sender] if original.direction == "inbound" else list(original.to),
                 subject=_reply_subject(original.subject),
-                markdown=markdown,
-                attachments=attachments,
-                status="pending_send_approval",
-                direction="outbound",
-                received_at=self._clock(),
+                thread_id=original.thread_id,
                 in_reply_to=original.id,
-                idempotency_key=key,
             )
-            return self._accept(owner, mailbox, email)
+
+    def _queue_outgoing(
+        self,
+        owner: str,
+        mailbox: Mailbox,
+        body: Mapping[str, Any],
+        *,
+        to: list[str],
+        subject: str,
+        thread_id: str,
+        in_reply_to: str | None = None,
+    ) -> SendOutcome:
+        """What send and reply share: the rest of the body, the idempotency replay, the queued email."""
+        markdown = _string(body, "markdown")
+        cc = _address_list(body, "cc", required=False)
+        bcc = _address_list(body, "bcc", required=False)
+        attachments = _attachments(body)
+        key = _idempotency_key(body)
+        replay = self._replay(owner, key)
+        if replay is not None:
+            return replay
+        email = Email(
+            id=new_id("em"),
+            mailbox_id=mailbox.id,
+            thread_id=thread_id,
+            sender=mailbox.address,
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            subject=subject,
+            markdown=markdown,
+            attachments=attachments,
+            status="pending_send_approval",
+            direction="outbound",
+            received_at=self._clock(),
+            in_reply_to=in_reply_to,
+            idempotency_key=key,
+        )
+        return self._accept(owner, mailbox, email)
 
     def cancel(self, mailbox_id: str, email_id: str) -> Email:
         """Stop a queued email. Cancelling twice is fine; a sent or decided email is a conflict."""

@@ -19,7 +19,10 @@ $(DEV_STAMP): requirements-dev.txt layers/dependencies/requirements.txt
 
 .PHONY: help
 help: ## Show this list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@# Colour only on a terminal, and never with NO_COLOR set (https://no-color.org): piped output stays plain.
+	@if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then on=$$'\033[36m'; off=$$'\033[0m'; else on=; off=; fi; \
+	awk -v on="$$on" -v off="$$off" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-15s%s %s\n", on, $$1, off, $$2}' \
+		$(MAKEFILE_LIST)
 
 .PHONY: venv
 venv: $(DEV_STAMP) ## Create .venv with the pinned dev dependencies
@@ -44,7 +47,7 @@ openapi: $(DEV_STAMP) ## Regenerate openapi/ (and the template's inline copy) fr
 	PYTHONPATH=functions $(PY) -m tools.openapi
 
 .PHONY: test
-test: lint pytest ## Everything CI checks: lint, types, template checks and the tests
+test: lint pytest ## Everything CI checks: lint, types, the tests, template checks, sam build and its artifact check
 
 .PHONY: clean
 clean: ## Remove the virtual environments and build output

@@ -1,1 +1,1 @@
-"""`make bench`: what a Lambda user pays for, measured on loopback stand-ins. See the README's Performance section."""
+"""`make bench`: what a Lambda user pays for, measured on loopback stand-ins. See docs/performance.md."""

@@ -6,7 +6,7 @@ The driver (this process) runs the stand-ins: MultiMail (devtools.multimail_stan
 (moto's server, counting calls) and an X-Ray daemon sink. Every function process is a fresh
 interpreter running bench/worker.py that sees only the function's code, its layer and the runtime's
 packages (bench/environment.py), so it imports exactly what it would import in Lambda. See
-the README's Performance section for what each figure means and what was found.
+docs/performance.md for what each figure means and what was found.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from devtools.multimail_standin import AGENT_MAILBOX_ID, DEFAULT_AGENT_KEY
 WORKER = ROOT / "bench" / "worker.py"
 CONTEXT_MODULE = ROOT / "devtools" / "lambda_context.py"
 BUILD_DIR = ROOT / ".aws-sam" / "build"
-DOCUMENTS = (ROOT / "README.md",)  # wherever the performance section carries the markers
+DOCUMENTS = (ROOT / "docs" / "performance.md",)  # wherever a performance table carries the markers
 SECRET_ID = "multimail/api-key"  # noqa: S105 - the name of the secret, not a secret
 TABLE = "email-actions-idempotency"
 MARK = "@@N@@"  # replaced by the invocation's number: every send is a new email, not a replay
@@ -541,7 +541,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--update-docs",
         action="store_true",
-        help="write the table between the bench markers of README.md",
+        help="write the table between the bench markers of docs/performance.md",
     )
     return parser.parse_args(argv)
 

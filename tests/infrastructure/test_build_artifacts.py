@@ -30,7 +30,8 @@ from tests.infrastructure.conftest import REPO_ROOT
 
 BUILD_DIR = os.environ.get("SAM_BUILD_DIR")
 pytestmark = pytest.mark.skipif(
-    not BUILD_DIR, reason="checks a fresh `sam build`: run `make build-check` (SAM_BUILD_DIR is not set)"
+    not BUILD_DIR,
+    reason="needs a fresh `sam build`: `make test` builds and runs these next (`make build-check` alone does too)",
 )
 
 FUNCTION = "EmailActionsFunction"

@@ -234,7 +234,11 @@ def local_environment(
             }
             with mock_aws(config=config):
                 # moto accepts any credentials, and a chat user may have none in this shell yet
-                session = boto3.Session(**_lowercase(FAKE_CREDENTIALS), region_name=region)
+                session = boto3.Session(
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    region_name=region,
+                )
                 create_secret(session.client("secretsmanager"), standin.agent_key)
                 create_idempotency_table(dynamodb=session.client("dynamodb"))
                 reset_function_state()
@@ -244,10 +248,6 @@ def local_environment(
                     reset_function_state()
     finally:
         standin.stop()
-
-
-def _lowercase(credentials: Mapping[str, str]) -> dict[str, str]:
-    return {name.lower(): value for name, value in credentials.items()}
 
 
 @contextmanager

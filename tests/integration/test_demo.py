@@ -10,6 +10,7 @@ import socket
 
 import pytest
 
+from devtools import demo as demo_module
 from devtools.demo import APPROVED_NOT_YET_SENT, SCANNING, Story, StoryError
 from devtools.events import load_event
 from devtools.local_env import local_environment
@@ -245,3 +246,45 @@ def test_invoke_without_a_usable_event_lists_the_fixtures(
     assert code == 1
     assert expected in error
     assert "send_comma_separated" in error
+
+
+def test_following_an_email_asks_again_while_it_is_scanned_and_shows_what_it_saw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a handler whose email is still being scanned on the first two reads (as MultiMail's answers
+    # are right after a send), then waits for approval
+    statuses = iter(["pending_scan", "pending_scan", "pending_send_approval"])
+    events: list[dict[str, object]] = []
+
+    def handler(event: dict[str, object]) -> dict[str, object]:
+        events.append(event)
+        body = {"email": {"id": "em_new", "direction": "outbound", "status": next(statuses)}}
+        return {"response": {"httpStatusCode": 200, "responseBody": {"application/json": {"body": json.dumps(body)}}}}
+
+    monkeypatch.setattr(demo_module, "call_handler", handler)
+    monkeypatch.setattr(demo_module, "POLL_SECONDS", 0.0)
+    out = io.StringIO()
+    story = Story(StandIn(), Transcript(out))
+    # WHEN the story follows the email through the scan
+    step = story.follow("MultiMail scans it", "em_new", "Scanned yet?", waiting=SCANNING)
+    # THEN it read the email three times, and the step is the last answer, with what it saw first
+    assert len(events) == 3
+    assert step.calls == 3
+    assert (step.waited_on, step.email_status) == ("pending_scan", "pending_send_approval")
+    assert "status pending_send_approval  email_id em_new" in out.getvalue()
+    assert "it was pending_scan first" in out.getvalue()
+
+
+def test_following_an_email_gives_up_after_a_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an email whose scan never ends, and a clock that runs fast
+    body = json.dumps({"email": {"id": "em_new", "direction": "outbound", "status": "pending_scan"}})
+    answer = {"response": {"httpStatusCode": 200, "responseBody": {"application/json": {"body": body}}}}
+    monkeypatch.setattr(demo_module, "call_handler", lambda event: answer)
+    ticks = iter(range(0, 1000, 2))
+    monkeypatch.setattr(demo_module.time, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(demo_module, "POLL_SECONDS", 0.0)
+    # WHEN the story follows it
+    step = Story(StandIn(), Transcript(io.StringIO())).follow("scan", "em_new", "?", waiting=SCANNING)
+    # THEN it stops asking once FOLLOW_SECONDS have passed, with the status it last saw
+    assert step.calls == int(demo_module.FOLLOW_SECONDS // 2) + 1
+    assert step.email_status == "pending_scan"

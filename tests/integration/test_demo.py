@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import time
 
 import pytest
 
@@ -281,7 +282,7 @@ def test_following_an_email_gives_up_after_a_few_seconds(monkeypatch: pytest.Mon
     answer = {"response": {"httpStatusCode": 200, "responseBody": {"application/json": {"body": body}}}}
     monkeypatch.setattr(demo_module, "call_handler", lambda event: answer)
     ticks = iter(range(0, 1000, 2))
-    monkeypatch.setattr(demo_module.time, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(ticks)))
     monkeypatch.setattr(demo_module, "POLL_SECONDS", 0.0)
     # WHEN the story follows it
     step = Story(StandIn(), Transcript(io.StringIO())).follow("scan", "em_new", "?", waiting=SCANNING)

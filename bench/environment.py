@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.servers import FAKE_CREDENTIALS, REGION
+from devtools import local_env
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_REQUIREMENTS = ROOT / "layers" / "dependencies" / "requirements.txt"
@@ -191,24 +192,30 @@ class TemplateFunction:
         return None if default is None else str(default)
 
 
-# How the benchmark fills the template's variables whose values are intrinsics (!Ref, !If).
-BENCH_VALUES = {
-    "MULTIMAIL_API_URL": lambda e: e.multimail_url,
-    "MULTIMAIL_SECRET_ID": lambda e: e.secret_id,
-    "MULTIMAIL_MAILBOX_ID": lambda e: e.mailbox_id,
-    "IDEMPOTENCY_TABLE": lambda e: e.idempotency_table,
-}
 # Parameters whose template default is what the benchmark uses.
 PARAMETER_VARIABLES = {"POWERTOOLS_LOG_LEVEL": "LogLevel"}
+
+
+def local_values(endpoints: Endpoints) -> dict[str, str]:
+    """How the benchmark fills the template's per-deployment variables (!Ref, !If): as the local
+    environment does (devtools.local_env), pointed at the benchmark's stand-ins."""
+    variables = local_env.function_variables(
+        endpoints.multimail_url,
+        secret_id=endpoints.secret_id,
+        mailbox_id=endpoints.mailbox_id,
+        idempotency_table=endpoints.idempotency_table,
+    )
+    return {name: variables[name] for name in local_env.DEPLOYMENT_VARIABLES}
 
 
 def template_variables(function: TemplateFunction, endpoints: Endpoints) -> tuple[dict[str, str], list[str]]:
     """The function's variables as deployed, pointed at the stand-ins; and the ones left unset."""
     values: dict[str, str] = {}
     unset: list[str] = []
+    deployment = local_values(endpoints)
     for name, value in function.variables.items():
-        if name in BENCH_VALUES:
-            values[name] = BENCH_VALUES[name](endpoints)
+        if name in deployment:
+            values[name] = deployment[name]
         elif value is not None:
             values[name] = value
         elif name in PARAMETER_VARIABLES and function.parameter_default(PARAMETER_VARIABLES[name]) is not None:

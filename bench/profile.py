@@ -11,7 +11,6 @@ included, which is where lazy imports show up.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.environment import Build, FunctionSite, TemplateFunction
-from bench.run import BUILD_DIR, SECRET_ID, TABLE, VARIANTS, Bench, send_event
+from bench.run import BUILD_DIR, VARIANTS, Bench, send_event
 from bench.servers import AwsServer, XRaySink, multimail_standin
 from devtools.multimail_standin import DEFAULT_AGENT_KEY
 
@@ -71,8 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         multimail_standin() as standin,
     ):
         site = FunctionSite.prepare(Path(scratch), Build.find(BUILD_DIR))
-        aws.create_secret(SECRET_ID, json.dumps({"api_key": DEFAULT_AGENT_KEY}))
-        aws.create_table(TABLE)
+        aws.create_local_environment(DEFAULT_AGENT_KEY)
         bench = Bench(site, aws, xray, TemplateFunction.read(), Path(scratch), lambda message: None)
         outcome = bench.run_worker(
             {"mode": "cold", "events": {"send": send_event()}},

@@ -38,14 +38,15 @@ from bench.environment import (
 )
 from bench.report import Row, median, ms, render, spread
 from bench.servers import AwsServer, PageServer, XRaySink, multimail_standin
+from devtools import local_env
 from devtools.multimail_standin import AGENT_MAILBOX_ID, DEFAULT_AGENT_KEY
 
 WORKER = ROOT / "bench" / "worker.py"
 CONTEXT_MODULE = ROOT / "devtools" / "lambda_context.py"
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 DOCUMENTS = (ROOT / "docs" / "performance.md",)  # wherever a performance table carries the markers
-SECRET_ID = "multimail/api-key"  # noqa: S105 - the name of the secret, not a secret
-TABLE = "email-actions-idempotency"
+SECRET_ID = local_env.SECRET_NAME  # the local environment's (devtools/local_env.py), as demo and tests use
+TABLE = local_env.IDEMPOTENCY_TABLE
 MARK = "@@N@@"  # replaced by the invocation's number: every send is a new email, not a replay
 OURS = "email_actions.app:lambda_handler"
 REFERENCE = "reference_handler:lambda_handler"
@@ -560,8 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         XRaySink() as xray,
     ):
         site = FunctionSite.prepare(Path(scratch), build)
-        aws.create_secret(SECRET_ID, json.dumps({"api_key": DEFAULT_AGENT_KEY}))
-        aws.create_table(TABLE)
+        aws.create_local_environment(DEFAULT_AGENT_KEY)
         bench = Bench(site, aws, xray, TemplateFunction.read(), Path(scratch), progress)
         cold_variants = [VARIANTS[name] for name in ("ours", "reference", "ours-no-table", "ours-untraced")]
         cold = bench.cold_starts(settings.samples, cold_variants)

@@ -25,12 +25,12 @@ from typing import Any, Literal
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from devtools.local_run import create_idempotency_table
+from devtools import local_env
+from devtools.local_env import FAKE_CREDENTIALS, REGION, create_idempotency_table
 from devtools.multimail_standin import StandIn
 
 HOST = "127.0.0.1"
-REGION = "us-east-1"
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "benchmark", "AWS_SECRET_ACCESS_KEY": "benchmark"}
+__all__ = ["FAKE_CREDENTIALS", "REGION", "AwsServer", "PageServer", "XRaySink", "multimail_standin"]
 
 StartResponse = Callable[..., Any]
 
@@ -113,6 +113,11 @@ class AwsServer:
     def create_secret(self, name: str, value: str) -> None:
         self.client("secretsmanager").create_secret(Name=name, SecretString=value)
         self.reset_counts()
+
+    def create_local_environment(self, api_key: str) -> None:
+        """The local environment's secret (holding `api_key`) and idempotency table (devtools.local_env)."""
+        self.create_secret(local_env.SECRET_NAME, local_env.secret_string(api_key))
+        self.create_table(local_env.IDEMPOTENCY_TABLE)
 
     def create_table(self, name: str) -> None:
         """The idempotency table, as the local run and template.yaml's IdempotencyTable make it."""

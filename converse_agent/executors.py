@@ -9,8 +9,6 @@ stays in Secrets Manager, read by the function.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from converse_agent.errors import ChatError, describe_aws_error
-from converse_agent.tools import ROOT
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -26,26 +23,23 @@ if TYPE_CHECKING:
     from devtools.multimail_standin import StandIn
 
 Executor = Callable[[dict[str, Any]], dict[str, Any]]
-LOCAL_SECRET_NAME = "multimail/converse-local"  # noqa: S105 (a secret's name)
 
 
 class InProcessExecutor:
     """Runs `email_actions.app.lambda_handler` here, with a Lambda-like context and deadline."""
 
     def __init__(self, timeout_seconds: float = 30.0) -> None:
-        functions = str(ROOT / "functions")
-        if functions not in sys.path:
-            sys.path.insert(0, functions)
-        from devtools.lambda_context import LocalLambdaContext
-        from email_actions.app import lambda_handler
+        from devtools.local_env import ensure_function_importable
 
-        self._handler = lambda_handler
-        self._context = LocalLambdaContext
+        ensure_function_importable()
+        import email_actions.app  # noqa: F401 -- a cold start here, not in the first tool call
+
         self._timeout = timeout_seconds
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        response: dict[str, Any] = self._handler(event, self._context(timeout_seconds=self._timeout))
-        return response
+        from devtools.events import call_handler
+
+        return call_handler(event, timeout_seconds=self._timeout)
 
 
 class LambdaExecutor:
@@ -104,35 +98,10 @@ def _error_type(payload: bytes) -> str:
 
 @contextmanager
 def local_environment(region: str) -> Iterator[StandIn]:
-    """The deployed configuration, on this machine: MultiMail is the loopback stand-in, and the
-    secret holding its key is in moto's Secrets Manager. Only Secrets Manager is mocked: Bedrock
-    calls go to AWS with your own credentials. The environment is restored on exit."""
-    import boto3
-    from moto import mock_aws
-    from moto.core.config import DefaultConfig
+    """The deployed configuration, on this machine: devtools.local_env's local environment (MultiMail is
+    the loopback stand-in, its key in moto's Secrets Manager, the idempotency table in moto's DynamoDB),
+    except that Bedrock Runtime still reaches AWS with your own credentials. Restored on exit."""
+    from devtools.local_env import local_environment as shared_local_environment
 
-    from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
-
-    saved = dict(os.environ)
-    config: DefaultConfig = {"core": {"mock_credentials": False, "passthrough": {"services": ["bedrockruntime"]}}}
-    try:
-        with StandIn() as standin, mock_aws(config=config):
-            # moto accepts any credentials, and the caller may have none yet
-            session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-            moto = session.client("secretsmanager", region_name=region)
-            moto.create_secret(Name=LOCAL_SECRET_NAME, SecretString=json.dumps({"api_key": standin.agent_key}))
-            os.environ.update(
-                {
-                    "AWS_DEFAULT_REGION": region,
-                    "MULTIMAIL_SECRET_ID": LOCAL_SECRET_NAME,
-                    "MULTIMAIL_API_URL": standin.base_url,
-                    "MULTIMAIL_MAILBOX_ID": AGENT_MAILBOX_ID,
-                    "POWERTOOLS_SERVICE_NAME": "email-actions",
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                }
-            )
-            os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the audit lines are INFO
-            yield standin
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with shared_local_environment(region=region, real_aws_services=("bedrockruntime",)) as standin:
+        yield standin

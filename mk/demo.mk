@@ -1,5 +1,6 @@
 # Run the handler locally: the MultiMail stand-in + moto, no AWS account, no Docker.
-# devtools/local_run.py does the work; see the README (See it work).
+# devtools/local_run.py is the command line; the local environment it runs in is devtools/local_env.py
+# (shared with the tests, the bench, the chat and the MCP server), the story is devtools/demo.py.
 
 SANDBOX_PORT ?= 8025
 LOCAL_RUN := PYTHONPATH=functions:. $(PY) -m devtools.local_run

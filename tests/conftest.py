@@ -1,5 +1,9 @@
 """Shared fixtures: Secrets Manager through moto, MultiMail through the loopback stand-in, and an
 `invoke` helper that runs one Bedrock event through the real handler and checks the response shape.
+
+The configuration is the local environment's (devtools/local_env.py): the same variables, secret name
+and Region as `make demo`, `make invoke`, the benchmark and the chat, set here through monkeypatch so
+that each test can change a piece of it. Events are built with devtools/events.py.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from devtools.lambda_context import LocalLambdaContext
-from devtools.local_run import EVENTS as EVENTS
-from devtools.local_run import load_event as load_event
-from devtools.local_run import reset_function_state as reset_function_state
-from devtools.local_run import with_body as with_body
-from devtools.local_run import with_params as with_params
-from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
+from devtools import local_env
+from devtools.events import EVENTS as EVENTS
+from devtools.events import call_handler
+from devtools.events import load_event as load_event
+from devtools.events import with_body as with_body
+from devtools.events import with_params as with_params
+from devtools.local_env import reset_function_state as reset_function_state
+from devtools.multimail_standin import StandIn
 
-SECRET_NAME = "multimail/api-key"
+SECRET_NAME = local_env.SECRET_NAME
 
 
 @dataclass(frozen=True)
@@ -67,27 +72,27 @@ def standin() -> Iterator[StandIn]:
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and a Region, and no profile: no test can reach a real account."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name, value in local_env.aws_variables().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 @pytest.fixture
 def secrets(aws_credentials: None) -> Iterator[Any]:
     with mock_aws():
-        yield boto3.client("secretsmanager", region_name="us-east-1")
+        yield boto3.client("secretsmanager", region_name=local_env.REGION)
 
 
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn, secrets: Any) -> Iterator[StandIn]:
-    """The deployed configuration, pointed at loopback: a secret in moto, MultiMail on 127.0.0.1."""
-    secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"api_key": standin.agent_key}))
-    monkeypatch.setenv("MULTIMAIL_SECRET_ID", SECRET_NAME)
-    monkeypatch.setenv("MULTIMAIL_API_URL", standin.base_url)
-    monkeypatch.setenv("MULTIMAIL_MAILBOX_ID", AGENT_MAILBOX_ID)
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "email-actions")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    """The deployed configuration, pointed at loopback: a secret in moto, MultiMail on 127.0.0.1.
+
+    Without the idempotency table: most tests check one call at a time; the exactly-once tests add
+    it (local_env.create_idempotency_table and IDEMPOTENCY_TABLE). Logs at INFO: tests read the audit line."""
+    local_env.create_secret(secrets, standin.agent_key)
+    for name, value in local_env.function_variables(standin.base_url, idempotency_table=None, verbose=True).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("IDEMPOTENCY_TABLE", raising=False)
     reset_function_state()
     yield standin
     reset_function_state()
@@ -111,11 +116,8 @@ Invoke = Callable[..., Answer]
 
 @pytest.fixture
 def invoke(function_env: StandIn) -> Invoke:
-    from email_actions.app import lambda_handler
-
     def run(event: Any, *, timeout_seconds: float = 30.0) -> Answer:
-        response = lambda_handler(event, LocalLambdaContext(timeout_seconds=timeout_seconds))
-        return check_bedrock_response(event, response)
+        return check_bedrock_response(event, call_handler(event, timeout_seconds=timeout_seconds))
 
     return run
 

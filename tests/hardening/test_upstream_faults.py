@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from devtools.local_run import create_idempotency_table
+from devtools.local_env import create_idempotency_table
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Fault, Faults
 from tests.conftest import load_event, with_body
 from tests.hardening.conftest import Harness, Run, hardening_settings

@@ -7,10 +7,15 @@ import json
 import os
 import re
 import socket
+import time
 
 import pytest
 
-from devtools.local_run import Story, StoryError, Transcript, local_environment, main
+from devtools import demo as demo_module
+from devtools.demo import APPROVED_NOT_YET_SENT, SCANNING, Story, StoryError
+from devtools.events import load_event
+from devtools.local_env import local_environment
+from devtools.local_run import main
 from devtools.multimail_standin import (
     AGENT_ADDRESS,
     AGENT_MAILBOX_ID,
@@ -22,12 +27,13 @@ from devtools.multimail_standin import (
     Faults,
     StandIn,
 )
-from tests.conftest import check_bedrock_response, load_event
+from devtools.transcript import Transcript
+from tests.conftest import check_bedrock_response
 
 NEW_EMAIL_SUBJECT = "Thursday's call at 10:00"  # events/send.json
 
 
-def test_the_story_runs_every_step_and_the_approved_email_is_delivered() -> None:
+def test_the_story_follows_the_new_email_from_send_through_scan_and_approval_to_delivery() -> None:
     # GIVEN the local environment (stand-in on a free port, the key in moto) and an empty transcript
     out = io.StringIO()
     with local_environment(0) as standin:
@@ -36,18 +42,21 @@ def test_the_story_runs_every_step_and_the_approved_email_is_delivered() -> None
         colleague_mail = standin.emails(COLLEAGUE_MAILBOX_ID)
         sent = standin.email(steps[3].body["email_id"])
 
-    # THEN every step answered 200, in the order of the story, the human's step among them
+    # THEN every step answered 200, in the order of the story, the human's steps among them
     assert [(s.actor, s.action.split("  ")[0], s.status) for s in steps] == [
         ("agent", "GET /inbox", 200),
         ("agent", "GET /emails/{email_id}", 200),
         ("agent", "POST /reply", 200),
         ("agent", "POST /send", 200),
+        ("agent", "GET /emails/{email_id}", 200),
         ("agent", "GET /pending", 200),
+        ("human", "GET /v1/oversight/pending", 200),
         ("human", "POST /v1/oversight/decide", 200),
+        ("agent", "GET /emails/{email_id}", 200),
         ("agent", "GET /inbox", 200),
         ("agent", "GET /pending", 200),
     ]
-    inbox, read, reply, send, pending, approval, colleague_inbox, pending_after = steps
+    inbox, read, reply, send, scanned, pending, queue, approval, delivered, colleague_inbox, pending_after = steps
     # AND every agent answer has the Bedrock response shape
     for step in steps:
         if step.actor == "agent":
@@ -55,21 +64,27 @@ def test_the_story_runs_every_step_and_the_approved_email_is_delivered() -> None
     # AND the agent saw the invoice in the inbox, read it, and its reply is queued in the invoice's thread
     assert INVOICE_EMAIL_ID in [e["id"] for e in inbox.body["emails"]]
     assert read.body["email"]["id"] == INVOICE_EMAIL_ID
-    assert reply.body["status"] == "pending_send_approval"
+    assert reply.email_status in SCANNING | {"pending_send_approval"}
     assert reply.body["in_reply_to"] == INVOICE_EMAIL_ID
-    # AND the new email went to the colleague and waits for a human
-    assert send.event is not None
-    assert send.body["status"] == "pending_send_approval"
+    # AND the new email went to the colleague, accepted but not sent: scanned first, or already waiting
+    new_id = send.body["email_id"]
+    assert send.email_status in SCANNING | {"pending_send_approval"}
     assert send.body["awaiting_human_approval"] is True
     assert sent.to == [COLLEAGUE_ADDRESS]
     assert COLLEAGUE_ADDRESS in send.words  # the user's words name the recipient that was used
-    new_id = send.body["email_id"]
-    # AND pending lists it, next to the reply
+    # AND after the scan it waits for a person: the status the agent read, not one the story assumed
+    assert scanned.body["email"]["id"] == new_id
+    assert scanned.email_status == "pending_send_approval"
+    assert scanned.waited_on in (None, *SCANNING)
+    # AND pending lists it, next to the reply; the person's queue holds it too
     assert sorted(e["id"] for e in pending.body["emails"]) == sorted([new_id, reply.body["email_id"]])
-    # AND the human (not the agent) approved it, and it was sent
+    assert new_id in [e["id"] for e in queue.body["emails"]]
+    # AND the human (not the agent) approved it, and MultiMail sent it
     assert approval.actor == "human"
-    assert approval.body == {"id": new_id, "status": "sent"}
-    assert sent.status == "sent"
+    assert approval.body["id"] == new_id
+    assert approval.email_status in ("approved", "approved_and_sent", "sent")
+    assert delivered.email_status == sent.status
+    assert delivered.email_status not in APPROVED_NOT_YET_SENT
     # AND it was delivered into the colleague's mailbox, as the handler shows
     assert [(e.subject, e.sender, e.direction) for e in colleague_mail] == [
         (NEW_EMAIL_SUBJECT, AGENT_ADDRESS, "inbound")
@@ -89,8 +104,12 @@ def test_the_story_runs_every_step_and_the_approved_email_is_delivered() -> None
         assert load_event(fixture)["inputText"] in transcript
     assert "HUMAN" in transcript
     assert "not the agent" in transcript
-    assert "pending_send_approval" in transcript
-    assert re.search(r"answer +200 +status pending_send_approval +email_id " + new_id, transcript)
+    # AND it shows the new email's statuses in the order they came: send, scan, approval, sent
+    shown = [f"status {send.email_status}  email_id {new_id}", f"status pending_send_approval  email_id {new_id}"]
+    shown += [f"email {new_id} is now {approval.email_status}", f"status {delivered.email_status}  email_id {new_id}"]
+    positions = [transcript.find(text) for text in shown]
+    assert -1 not in positions, shown
+    assert positions == sorted(positions)
 
 
 def test_make_demo_prints_a_readable_transcript_exits_0_and_stops_what_it_started(
@@ -103,7 +122,7 @@ def test_make_demo_prints_a_readable_transcript_exits_0_and_stops_what_it_starte
     # THEN it exits 0 with a transcript on stdout and progress on stderr
     captured = capsys.readouterr()
     assert code == 0
-    assert "Done: 8 steps" in captured.out
+    assert "Done: 11 steps" in captured.out
     assert "==> starting the MultiMail stand-in" in captured.err
     # AND the transcript fits 100 columns, has no colour (not a terminal) and never shows a key
     lines = captured.out.splitlines()
@@ -228,3 +247,45 @@ def test_invoke_without_a_usable_event_lists_the_fixtures(
     assert code == 1
     assert expected in error
     assert "send_comma_separated" in error
+
+
+def test_following_an_email_asks_again_while_it_is_scanned_and_shows_what_it_saw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a handler whose email is still being scanned on the first two reads (as MultiMail's answers
+    # are right after a send), then waits for approval
+    statuses = iter(["pending_scan", "pending_scan", "pending_send_approval"])
+    events: list[dict[str, object]] = []
+
+    def handler(event: dict[str, object]) -> dict[str, object]:
+        events.append(event)
+        body = {"email": {"id": "em_new", "direction": "outbound", "status": next(statuses)}}
+        return {"response": {"httpStatusCode": 200, "responseBody": {"application/json": {"body": json.dumps(body)}}}}
+
+    monkeypatch.setattr(demo_module, "call_handler", handler)
+    monkeypatch.setattr(demo_module, "POLL_SECONDS", 0.0)
+    out = io.StringIO()
+    story = Story(StandIn(), Transcript(out))
+    # WHEN the story follows the email through the scan
+    step = story.follow("MultiMail scans it", "em_new", "Scanned yet?", waiting=SCANNING)
+    # THEN it read the email three times, and the step is the last answer, with what it saw first
+    assert len(events) == 3
+    assert step.calls == 3
+    assert (step.waited_on, step.email_status) == ("pending_scan", "pending_send_approval")
+    assert "status pending_send_approval  email_id em_new" in out.getvalue()
+    assert "it was pending_scan first" in out.getvalue()
+
+
+def test_following_an_email_gives_up_after_a_few_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an email whose scan never ends, and a clock that runs fast
+    body = json.dumps({"email": {"id": "em_new", "direction": "outbound", "status": "pending_scan"}})
+    answer = {"response": {"httpStatusCode": 200, "responseBody": {"application/json": {"body": body}}}}
+    monkeypatch.setattr(demo_module, "call_handler", lambda event: answer)
+    ticks = iter(range(0, 1000, 2))
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(demo_module, "POLL_SECONDS", 0.0)
+    # WHEN the story follows it
+    step = Story(StandIn(), Transcript(io.StringIO())).follow("scan", "em_new", "?", waiting=SCANNING)
+    # THEN it stops asking once FOLLOW_SECONDS have passed, with the status it last saw
+    assert step.calls == int(demo_module.FOLLOW_SECONDS // 2) + 1
+    assert step.email_status == "pending_scan"

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from devtools.lambda_context import LocalLambdaContext
-from devtools.local_run import create_idempotency_table
+from devtools.local_env import create_idempotency_table
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Faults, StandIn
 from email_actions.email_service import Caller, EmailService
 from email_actions.errors import DuplicateInProgressError

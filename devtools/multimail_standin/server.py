@@ -241,18 +241,6 @@ def _reply(store: Store, call: _Call) -> tuple[int, Any]:
     return _accepted(store.reply(call.key.owner, call.params["mailbox_id"], call.params["email_id"], call.body))
 
 
-def _list_emails(store: Store, call: _Call) -> tuple[int, Any]:
-    query = call.query
-    raw_limit = query.get("limit", str(DEFAULT_PAGE_SIZE))
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise ValidationError("'limit' must be an integer between 1 and 100") from None
-    text = {name: query.get(name) or None for name in _LIST_TEXT_PARAMETERS}
-    page = store.list_emails(call.params["mailbox_id"], ListFilter(limit=limit, **text))
-    return 200, {"emails": [email.summary() for email in page.emails], "cursor": page.next_cursor}
-
-
 _LIST_TEXT_PARAMETERS: Final = (
     "cursor",
     "direction",
@@ -264,6 +252,18 @@ _LIST_TEXT_PARAMETERS: Final = (
     "has_attachments",
     "since_id",
 )
+
+
+def _list_emails(store: Store, call: _Call) -> tuple[int, Any]:
+    query = call.query
+    raw_limit = query.get("limit", str(DEFAULT_PAGE_SIZE))
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        raise ValidationError("'limit' must be an integer between 1 and 100") from None
+    text = {name: query.get(name) or None for name in _LIST_TEXT_PARAMETERS}
+    page = store.list_emails(call.params["mailbox_id"], ListFilter(limit=limit, **text))
+    return 200, {"emails": [email.summary() for email in page.emails], "cursor": page.next_cursor}
 
 
 def _read_email(store: Store, call: _Call) -> tuple[int, Any]:

@@ -170,6 +170,21 @@ class Attachment:
         return {"name": self.name, "size": self.size, "content_type": self.content_type}
 
 
+# The fields of a thread's email (the spec's ThreadResponse item): a subset of the summary's.
+_THREAD_ENTRY_FIELDS: Final = (
+    "id",
+    "from",
+    "to",
+    "subject",
+    "direction",
+    "status",
+    "received_at",
+    "has_attachments",
+    "delivered_at",
+    "bounced_at",
+)
+
+
 @dataclass
 class Email:
     """One email as a mailbox sees it. ``sender`` is the API's ``from``."""
@@ -252,19 +267,9 @@ class Email:
         }
 
     def thread_entry(self) -> dict[str, Any]:
-        """One email of a thread (the spec's ThreadResponse item): no body."""
-        return {
-            "id": self.id,
-            "from": self.sender,
-            "to": list(self.to),
-            "subject": self.subject,
-            "direction": self.direction,
-            "status": self.status,
-            "received_at": iso_utc(self.received_at),
-            "has_attachments": bool(self.attachments),
-            "delivered_at": _iso_or_none(self.delivered_at),
-            "bounced_at": None,
-        }
+        """One email of a thread (the spec's ThreadResponse item): the summary's fields it names."""
+        summary = self.summary()
+        return {name: summary[name] for name in _THREAD_ENTRY_FIELDS}
 
     def oversight_entry(self) -> dict[str, Any]:
         """One email of ``GET /v1/oversight/pending``: the body, for the human who decides."""

@@ -1,7 +1,10 @@
 """A local MultiMail stand-in: a development stand-in, not MultiMail.
 
-It serves the subset of the MultiMail REST API that the backend uses, on 127.0.0.1 only, with seeded
-mailboxes, API keys with scopes, idempotency, a rate limit and injectable upstream faults. The test
+It serves the subset of the MultiMail REST API that the backend uses, on 127.0.0.1 only, answering as
+MultiMail API 2.0.0's published spec gives it (``contract/multimail.openapi.json`` is our description
+of that subset; tests/contract checks the stand-in against it), with seeded mailboxes, API keys with
+scopes, idempotency, a rate limit, a short scan after each send, a content-filter trigger
+(``CONTENT_FILTER_TRIGGER``) and injectable upstream faults. The test
 suite and the local demo point the MultiMail base URL at it. Standard library only.
 
     with StandIn() as standin:
@@ -35,11 +38,18 @@ from devtools.multimail_standin.server import (
     SlowDripFault,
     StandIn,
     StatusFault,
+    route_table,
 )
 from devtools.multimail_standin.store import (
+    CONTENT_FILTER_TRIGGER,
+    DEFAULT_SCAN_SECONDS,
+    LIST_STATUSES,
     Attachment,
     ConflictError,
+    ContentFilteredError,
+    DuplicateReplyError,
     Email,
+    ForbiddenError,
     Mailbox,
     NotFoundError,
     StandInError,
@@ -52,11 +62,14 @@ __all__ = [
     "ATTACKER_ADDRESS",
     "COLLEAGUE_ADDRESS",
     "COLLEAGUE_MAILBOX_ID",
+    "CONTENT_FILTER_TRIGGER",
     "DEFAULT_AGENT_KEY",
     "DEFAULT_OVERSIGHT_KEY",
+    "DEFAULT_SCAN_SECONDS",
     "INJECTION_EMAIL_ID",
     "INVOICE_EMAIL_ID",
     "INVOICE_FOLLOWUP_EMAIL_ID",
+    "LIST_STATUSES",
     "MEETING_EMAIL_ID",
     "MEETING_UPDATE_EMAIL_ID",
     "NEWSLETTER_EMAIL_ID",
@@ -65,10 +78,13 @@ __all__ = [
     "Attachment",
     "CloseConnectionFault",
     "ConflictError",
+    "ContentFilteredError",
     "DelayFault",
+    "DuplicateReplyError",
     "Email",
     "Fault",
     "Faults",
+    "ForbiddenError",
     "Mailbox",
     "NotFoundError",
     "OversizedFault",
@@ -78,4 +94,5 @@ __all__ = [
     "StandInError",
     "StatusFault",
     "ValidationError",
+    "route_table",
 ]

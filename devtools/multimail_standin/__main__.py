@@ -1,6 +1,7 @@
 """Command line of the MultiMail stand-in: a development stand-in, not MultiMail.
 
-    python -m devtools.multimail_standin serve [--port 8025] [--rate-limit N] [--extra-inbox N] [--quiet]
+    python -m devtools.multimail_standin serve [--port 8025] [--rate-limit N] [--extra-inbox N] [--scan-seconds S]
+                                               [--quiet]
     python -m devtools.multimail_standin pending [--url URL] [--key KEY]
     python -m devtools.multimail_standin approve EMAIL_ID [--url URL] [--key KEY]
     python -m devtools.multimail_standin reject EMAIL_ID [--reason TEXT] [--url URL] [--key KEY]
@@ -26,6 +27,7 @@ from typing import Any
 
 from devtools.multimail_standin import sample_mail
 from devtools.multimail_standin.server import DEFAULT_OVERSIGHT_KEY, StandIn
+from devtools.multimail_standin.store import CONTENT_FILTER_TRIGGER, DEFAULT_SCAN_SECONDS
 
 DEFAULT_PORT = 8025
 LABEL = "MultiMail stand-in: a development stand-in, not MultiMail. It only listens on 127.0.0.1."
@@ -61,6 +63,13 @@ def _parser(default_port: int) -> argparse.ArgumentParser:
     serve.add_argument("--rate-limit", type=int, default=None, metavar="N", help="requests per minute per key")
     serve.add_argument("--extra-inbox", type=int, default=0, metavar="N", help="add N generated inbound emails")
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
+    serve.add_argument(
+        "--scan-seconds",
+        type=float,
+        default=DEFAULT_SCAN_SECONDS,
+        metavar="S",
+        help=f"how long a new email stays in pending_scan (default {DEFAULT_SCAN_SECONDS})",
+    )
 
     def human_command(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=f"{LABEL} {help_text.capitalize()}.")
@@ -123,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
             rate_limit_per_minute=args.rate_limit,
             extra_inbox_messages=args.extra_inbox,
             verbose=not args.quiet,
+            scan_seconds=args.scan_seconds,
         ).start()
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
@@ -137,6 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"mailboxes:      {sample_mail.AGENT_MAILBOX_ID} <{sample_mail.AGENT_ADDRESS}>, "
         f"{sample_mail.COLLEAGUE_MAILBOX_ID} <{sample_mail.COLLEAGUE_ADDRESS}>"
     )
+    print(f"content filter: a subject or body holding {CONTENT_FILTER_TRIGGER!r} is refused with 400")
     print("Press Ctrl+C to stop.", flush=True)
     finished = threading.Event()
 
@@ -157,19 +168,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    pending = _call(args.url, args.key, "GET", "/v1/oversight/pending").get("pending", [])
+    pending = _call(args.url, args.key, "GET", "/v1/oversight/pending").get("emails", [])
     if not pending:
         print("no emails waiting for approval")
         return 0
     print(f"{len(pending)} email(s) waiting for approval:")
     for email in pending:
-        recipients = ", ".join([*email.get("to", []), *email.get("cc", [])])
+        recipients = ", ".join(email.get("to", []))
         print(
             f"{email.get('id')}  {email.get('mailbox_id', '?')}  {email.get('received_at', '')}  "
             f"to: {recipients}  subject: {email.get('subject', '')!r}"
         )
-        print(f"    {email.get('snippet', '')}")
+        print(f"    {_preview(str(email.get('body_markdown', '')))}")
     return 0
+
+
+def _preview(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rstrip() + "…"
 
 
 def _decide(args: argparse.Namespace, action: str) -> int:
@@ -178,7 +194,7 @@ def _decide(args: argparse.Namespace, action: str) -> int:
         body["reason"] = args.reason
     result = _call(args.url, args.key, "POST", "/v1/oversight/decide", body)
     verb = "approved" if action == "approve" else "rejected"
-    print(f"{verb} {result.get('id', args.email_id)}: status {result.get('status')}")
+    print(f"{verb} {args.email_id}: status {result.get('status')}")
     return 0
 
 

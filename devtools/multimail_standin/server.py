@@ -5,7 +5,11 @@ uses (see ``/v1/...`` in ``_ROUTES``), records every request, and can inject ups
 
 Order of checks for every request: route (404 / 405), then the API key (401), then the rate limit
 (429, counted per key on every authenticated request), then the scope (403), then the body and the
-domain rules (400 / 404 / 409 / 422 / 403 for a ``read_only`` mailbox).
+domain rules (400 / 404 / 409 / 403 for a ``read_only`` mailbox), as MultiMail API 2.0.0 gives them.
+
+The default behaviour is the spec's. The extras (fault injection, request recording, the oversight
+shortcuts ``approve``/``reject``/``finish_scans``, seeding) are methods of :class:`StandIn` that a
+caller must call by name.
 
 Faults are taken from a queue before any of that: a queued fault applies to the next request(s)
 whose path contains ``path_contains`` (and whose method matches, if given), whatever their key.
@@ -30,16 +34,22 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from devtools.multimail_standin import sample_mail
 from devtools.multimail_standin.store import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_SCAN_SECONDS,
     ApiKey,
     Clock,
     ConflictError,
     Email,
     ForbiddenError,
+    ListFilter,
     NotFoundError,
     RateLimiter,
+    SendOutcome,
     StandInError,
     Store,
     ValidationError,
+    decision_status,
+    iso_utc,
 )
 
 HOST: Final = "127.0.0.1"
@@ -195,7 +205,7 @@ def _error(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -
 
 
 def _oversized_body(n_bytes: int) -> bytes:
-    head = b'{"emails": [], "next_cursor": null, "padding": "'
+    head = b'{"emails": [], "cursor": null, "padding": "'
     tail = b'"}'
     return head + b"x" * max(0, n_bytes - len(head) - len(tail)) + tail
 
@@ -218,30 +228,42 @@ def _list_mailboxes(store: Store, call: _Call) -> tuple[int, Any]:
     return 200, {"mailboxes": [mailbox.to_json() for mailbox in store.mailboxes()]}
 
 
+def _accepted(outcome: SendOutcome) -> tuple[int, Any]:
+    # 202 for a new email (pending_scan); 200 already_sent for a repeated idempotency key.
+    return (200 if outcome.replayed else 202), outcome.answer
+
+
 def _send(store: Store, call: _Call) -> tuple[int, Any]:
-    outcome = store.send(call.key.owner, call.params["mailbox_id"], call.body)
-    return 202, outcome.answer
+    return _accepted(store.send(call.key.owner, call.params["mailbox_id"], call.body))
 
 
 def _reply(store: Store, call: _Call) -> tuple[int, Any]:
-    outcome = store.reply(call.key.owner, call.params["mailbox_id"], call.params["email_id"], call.body)
-    return 202, outcome.answer
+    return _accepted(store.reply(call.key.owner, call.params["mailbox_id"], call.params["email_id"], call.body))
+
+
+_LIST_TEXT_PARAMETERS: Final = (
+    "cursor",
+    "direction",
+    "status",
+    "sender",
+    "subject_contains",
+    "date_after",
+    "date_before",
+    "has_attachments",
+    "since_id",
+)
 
 
 def _list_emails(store: Store, call: _Call) -> tuple[int, Any]:
-    raw_limit = call.query.get("limit", "20")
+    query = call.query
+    raw_limit = query.get("limit", str(DEFAULT_PAGE_SIZE))
     try:
         limit = int(raw_limit)
     except ValueError:
-        raise ValidationError("'limit' must be an integer") from None
-    page = store.list_emails(
-        call.params["mailbox_id"],
-        limit=limit,
-        cursor=call.query.get("cursor") or None,
-        direction=call.query.get("direction") or None,
-        status=call.query.get("status") or None,
-    )
-    return 200, {"emails": [email.summary() for email in page.emails], "next_cursor": page.next_cursor}
+        raise ValidationError("'limit' must be an integer between 1 and 100") from None
+    text = {name: query.get(name) or None for name in _LIST_TEXT_PARAMETERS}
+    page = store.list_emails(call.params["mailbox_id"], ListFilter(limit=limit, **text))
+    return 200, {"emails": [email.summary() for email in page.emails], "cursor": page.next_cursor}
 
 
 def _read_email(store: Store, call: _Call) -> tuple[int, Any]:
@@ -251,7 +273,15 @@ def _read_email(store: Store, call: _Call) -> tuple[int, Any]:
 def _thread(store: Store, call: _Call) -> tuple[int, Any]:
     thread_id = call.params["thread_id"]
     emails = store.thread(call.params["mailbox_id"], thread_id)
-    return 200, {"thread_id": thread_id, "emails": [email.summary() for email in emails]}
+    participants = list(dict.fromkeys(a for e in emails for a in (e.sender, *e.to, *e.cc)))
+    return 200, {
+        "thread_id": thread_id,
+        "message_count": len(emails),
+        "participants": participants,
+        "last_activity": iso_utc(emails[-1].received_at),
+        "has_unanswered_inbound": emails[-1].direction == "inbound",
+        "emails": [email.thread_entry() for email in emails],
+    }
 
 
 def _cancel(store: Store, call: _Call) -> tuple[int, Any]:
@@ -260,17 +290,22 @@ def _cancel(store: Store, call: _Call) -> tuple[int, Any]:
 
 
 def _pending(store: Store, call: _Call) -> tuple[int, Any]:
-    return 200, {"pending": [{**email.summary(), "mailbox_id": email.mailbox_id} for email in store.pending()]}
+    return 200, {"emails": [email.oversight_entry() for email in store.pending()]}
 
 
 def _decide(store: Store, call: _Call) -> tuple[int, Any]:
     email = store.decide(call.body.get("email_id"), call.body.get("action"), call.body.get("reason"))
-    return 200, {"id": email.id, "status": email.status}
+    status = decision_status(email)
+    answer: dict[str, Any] = {"status": status}
+    if status == "approved_and_sent":
+        answer["postmark_message_id"] = f"standin-{email.id}"
+    return 200, answer
 
 
 @dataclass(frozen=True)
 class _Route:
     method: str
+    template: str
     pattern: re.Pattern[str]
     scope: str
     handler: _Handler
@@ -279,7 +314,7 @@ class _Route:
 
 def _route(method: str, template: str, scope: str, handler: _Handler, *, takes_body: bool = False) -> _Route:
     pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
-    return _Route(method, re.compile(f"^{pattern}$"), scope, handler, takes_body)
+    return _Route(method, template, re.compile(f"^{pattern}$"), scope, handler, takes_body)
 
 
 _ROUTES: Final = (
@@ -296,10 +331,23 @@ _ROUTES: Final = (
 
 _ERROR_STATUS: Final[dict[type[StandInError], int]] = {
     NotFoundError: 404,
-    ValidationError: 422,
+    ValidationError: 400,
     ConflictError: 409,
     ForbiddenError: 403,
 }
+
+
+def _status_of(error: StandInError) -> int:
+    """The status of the nearest mapped class (ContentFilteredError is a ValidationError: 400)."""
+    for cls in type(error).__mro__:
+        if cls in _ERROR_STATUS:
+            return _ERROR_STATUS[cls]
+    return 400
+
+
+def route_table() -> frozenset[tuple[str, str]]:
+    """Every (method, path template) the stand-in serves, e.g. ``("GET", "/v1/mailboxes")``."""
+    return frozenset((route.method, route.template) for route in _ROUTES)
 
 
 def _match(method: str, path: str) -> tuple[_Route | None, dict[str, str], set[str]]:
@@ -554,8 +602,10 @@ class StandIn:
     Serves the MultiMail REST subset on ``127.0.0.1`` from a daemon thread, seeded with
     :mod:`devtools.multimail_standin.sample_mail`. Use it as a context manager or call ``start()`` and
     ``stop()``. ``port=0`` picks a free port. ``clock`` drives timestamps, the 24-hour idempotency
-    window and the rate limiter's one-minute window. ``rate_limit_per_minute`` (None = off) counts
-    every authenticated request, per API key.
+    window, the rate limiter's one-minute window and the scan. ``rate_limit_per_minute`` (None = off)
+    counts every authenticated request, per API key. ``scan_seconds`` is how long a new send or reply
+    stays in ``pending_scan`` before it moves to ``pending_send_approval`` (0 = at the next request;
+    :meth:`finish_scans` ends it at once).
     """
 
     def __init__(
@@ -568,11 +618,12 @@ class StandIn:
         oversight_key: str = DEFAULT_OVERSIGHT_KEY,
         extra_inbox_messages: int = 0,
         verbose: bool = False,
+        scan_seconds: float = DEFAULT_SCAN_SECONDS,
     ) -> None:
         self._requested_port = port
         self._clock = clock
         self._verbose = verbose
-        self.store = Store(clock)
+        self.store = Store(clock, scan_seconds=scan_seconds)
         sample_mail.load(self.store, extra_inbox_messages=extra_inbox_messages)
         self.store.add_key(agent_key, AGENT_SCOPES, owner=ACCOUNT)
         self.store.add_key(oversight_key, OVERSIGHT_SCOPES, owner=ACCOUNT)
@@ -664,6 +715,18 @@ class StandIn:
     def set_oversight_mode(self, mailbox_id: str, mode: str) -> None:
         self.store.set_oversight_mode(mailbox_id, mode)
 
+    @property
+    def scan_seconds(self) -> float:
+        return self.store.scan_seconds
+
+    @scan_seconds.setter
+    def scan_seconds(self, seconds: float) -> None:
+        self.store.scan_seconds = seconds
+
+    def finish_scans(self, email_id: str | None = None) -> None:
+        """Extra: end the scan now, of one email or of all; they move on as if the scan had passed."""
+        self.store.finish_scans(email_id)
+
     def seed_bulk(self, mailbox_id: str, count: int) -> list[str]:
         """Add ``count`` generated inbound emails, older than the seeds. Returns their ids."""
         return self.store.seed_bulk(mailbox_id, count, newest_at=sample_mail.BULK_NEWEST_AT)
@@ -688,10 +751,14 @@ class StandIn:
         return self.store.email(email_id)
 
     def approve(self, email_id: str) -> Email:
-        """The human approves: the email is sent and delivered to any local recipient mailbox."""
+        """Extra (oversight shortcut): the human approves without HTTP. A scan still running ends first;
+        the email is sent and delivered to any local recipient mailbox."""
+        self.store.finish_scans(email_id)
         return self.store.decide(email_id, "approve")
 
     def reject(self, email_id: str, reason: str | None = None) -> Email:
+        """Extra (oversight shortcut): the human rejects without HTTP; a scan still running ends first."""
+        self.store.finish_scans(email_id)
         return self.store.decide(email_id, "reject", reason)
 
     # ── faults ───────────────────────────────────────────────────────────
@@ -742,7 +809,7 @@ class StandIn:
             return _error(404, "not found")
         key = self._authenticate(headers.get("authorization", ""))
         if key is None:
-            return _error(401, "missing, invalid or revoked API key")
+            return _error(401, "Missing or invalid API key")
         retry_after = self._limiter.hit(key.value)
         if retry_after is not None:
             return _error(429, "rate limit exceeded", (("Retry-After", str(retry_after)),))
@@ -755,12 +822,12 @@ class StandIn:
             except ValueError:
                 return _error(400, "request body is not valid JSON")
             if not isinstance(payload, dict):
-                return _error(422, "request body must be a JSON object")
+                return _error(400, "request body must be a JSON object")
         call = _Call(key, params, dict(parse_qsl(raw_query, keep_blank_values=True)), payload)
         try:
             status, result = route.handler(self.store, call)
         except StandInError as exc:
-            return _error(_ERROR_STATUS.get(type(exc), 400), str(exc))
+            return _error(_status_of(exc), str(exc))
         return _json_response(status, result)
 
     def _authenticate(self, authorization: str) -> ApiKey | None:

@@ -4,6 +4,13 @@ Pure domain: mailboxes, emails, threads, API keys, idempotency records and the r
 Nothing here knows about HTTP; the server maps the ``...Error`` exceptions below to status codes.
 Every public method of :class:`Store` takes one re-entrant lock, so concurrent requests see
 consistent state and two concurrent sends with the same idempotency key create one email.
+
+The email life cycle follows MultiMail API 2.0.0 (``spec.json`` of ``multimail-dev/multimail-cli``):
+a send or reply is accepted in ``pending_scan``; ``scan_seconds`` later (measured on the store's clock,
+applied lazily on the next access) it moves to ``pending_send_approval`` in a gated mailbox, or is sent
+at once in a ``monitored`` or ``autonomous`` one. The human's decision (``/v1/oversight/decide``) sends
+or rejects it. The spec's list filter enum names neither ``pending_scan`` nor ``sent``; the stand-in
+shows both as an email's status (the spec's own 202 answer says ``pending_scan``).
 """
 
 from __future__ import annotations
@@ -26,14 +33,40 @@ OversightMode = Literal["read_only", "gated_all", "gated_send", "monitored", "au
 
 OVERSIGHT_MODES: Final[frozenset[str]] = frozenset({"read_only", "gated_all", "gated_send", "monitored", "autonomous"})
 SCOPES: Final[frozenset[str]] = frozenset({"read", "send", "admin", "oversight"})
-# Outbound statuses that a cancel may still stop.
-CANCELLABLE: Final[frozenset[str]] = frozenset({"pending_scan", "pending_send_approval", "scheduled"})
-# Outbound statuses that wait for a human decision.
-AWAITING_APPROVAL: Final[frozenset[str]] = frozenset({"pending_scan", "pending_send_approval"})
+# The `status` filter of GET /v1/mailboxes/{id}/emails accepts exactly these (spec); anything else is 400.
+LIST_STATUSES: Final = (
+    "unread",
+    "read",
+    "archived",
+    "deleted",
+    "pending_send_approval",
+    "pending_inbound_approval",
+    "rejected",
+    "cancelled",
+    "send_failed",
+    "scheduled",
+    "spam_flagged",
+    "spam_quarantined",
+)
+# Statuses the stand-in gives an email beyond the filter enum: right after a send, and once delivered.
+TRANSIENT_STATUSES: Final = ("pending_scan", "sent")
+# The spec: "Cancels an email in pending_send_approval or pending_inbound_approval status".
+CANCELLABLE: Final[frozenset[str]] = frozenset({"pending_send_approval", "pending_inbound_approval"})
+# Statuses that wait for a human decision (what /v1/oversight/pending lists).
+AWAITING_APPROVAL: Final[frozenset[str]] = CANCELLABLE
 IDEMPOTENCY_WINDOW_SECONDS: Final = 24 * 60 * 60
+DUPLICATE_REPLY_WINDOW_SECONDS: Final = 60
 MAX_PAGE_SIZE: Final = 100
 DEFAULT_PAGE_SIZE: Final = 20
+MAX_RECIPIENTS: Final = 50
+MAX_SUBJECT_CHARS: Final = 998
+MAX_MARKDOWN_CHARS: Final = 262_144
+DEFAULT_SCAN_SECONDS: Final = 0.3
 SNIPPET_CHARS: Final = 120
+# The stand-in's one deterministic content-filter trigger: a send or reply whose subject or body holds
+# this phrase (any case) is refused with 400, as MultiMail refuses filtered content. For demos and tests.
+CONTENT_FILTER_TRIGGER: Final = "STANDIN-CONTENT-FILTER"
+SEND_ACCEPTED_MESSAGE: Final = "Email queued for scanning and delivery"
 
 
 class StandInError(Exception):
@@ -41,24 +74,36 @@ class StandInError(Exception):
 
 
 class NotFoundError(StandInError):
-    """Unknown mailbox, email or thread."""
+    """Unknown mailbox, email or thread (404)."""
 
 
 class ValidationError(StandInError):
-    """The request is malformed (a missing field, a wrong type, a bad query parameter)."""
+    """The request is malformed: a missing field, a wrong type, a bad query parameter (400)."""
+
+
+class ContentFilteredError(ValidationError):
+    """The content filter refused the message (400, as the spec gives it)."""
 
 
 class ConflictError(StandInError):
-    """The email is in a state that does not allow the action (cancel after send, decide twice)."""
+    """The email is in a state that does not allow the action, e.g. cancel after send (409)."""
+
+
+class DuplicateReplyError(ConflictError):
+    """The same reply content to the same email within 60 seconds (409)."""
 
 
 class ForbiddenError(StandInError):
-    """The mailbox's oversight mode forbids the action (sending from a ``read_only`` mailbox)."""
+    """The mailbox's oversight mode forbids the action: sending from a ``read_only`` mailbox (403)."""
 
 
 def iso_utc(timestamp: float) -> str:
     """Epoch seconds as ISO 8601 in UTC with a ``Z`` suffix, to the second."""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_or_none(timestamp: float | None) -> str | None:
+    return None if timestamp is None else iso_utc(timestamp)
 
 
 def new_id(prefix: str) -> str:
@@ -74,30 +119,70 @@ class ApiKey:
     scopes: frozenset[str]
 
 
+# Mailboxes of the seed exist since this instant (the spec gives `created_at` in epoch ms).
+_MAILBOX_CREATED_MS: Final = 1_746_057_600_000  # 2025-05-01T00:00:00Z
+
+
 @dataclass
 class Mailbox:
     id: str
     address: str
     display_name: str
     oversight_mode: str = "gated_send"
+    tenant_id: str = "acct_standin"
 
     def to_json(self) -> dict[str, Any]:
+        """The spec's Mailbox schema, field for field."""
         return {
             "id": self.id,
+            "tenant_id": self.tenant_id,
             "address": self.address,
             "display_name": self.display_name,
             "oversight_mode": self.oversight_mode,
+            "auto_cc": None,
+            "auto_bcc": None,
+            "forward_inbound": 0,
+            "webhook_url": None,
+            "oversight_webhook_url": None,
+            "signature_block": None,
+            "created_at": _MAILBOX_CREATED_MS,
+            "is_active": 1,
         }
 
 
 @dataclass(frozen=True)
 class Attachment:
-    filename: str
+    """An attachment's metadata as the read view gives it: ``{name, size, content_type}``."""
+
+    name: str
     content_type: str
-    size_bytes: int
+    size: int
+
+    @property
+    def filename(self) -> str:  # the name before the spec's shapes; kept for callers
+        return self.name
+
+    @property
+    def size_bytes(self) -> int:
+        return self.size
 
     def to_json(self) -> dict[str, Any]:
-        return {"filename": self.filename, "content_type": self.content_type, "size_bytes": self.size_bytes}
+        return {"name": self.name, "size": self.size, "content_type": self.content_type}
+
+
+# The fields of a thread's email (the spec's ThreadResponse item): a subset of the summary's.
+_THREAD_ENTRY_FIELDS: Final = (
+    "id",
+    "from",
+    "to",
+    "subject",
+    "direction",
+    "status",
+    "received_at",
+    "has_attachments",
+    "delivered_at",
+    "bounced_at",
+)
 
 
 @dataclass
@@ -120,47 +205,101 @@ class Email:
     in_reply_to: str | None = None
     idempotency_key: str | None = None
     rejection_reason: str | None = None
+    scan_done_at: float | None = None  # when a pending_scan email moves on
+    delivered_at: float | None = None
+    approved_at: float | None = None
+    approved_by: str | None = None
     seq: int = 0  # insertion order, set by the store; breaks ties between equal timestamps
 
     @property
     def snippet(self) -> str:
+        """A one-line preview for people (the CLI); the API's summaries carry none."""
         text = " ".join(self.markdown.split())
         if len(text) <= SNIPPET_CHARS:
             return text
         return text[:SNIPPET_CHARS].rstrip() + "…"
 
+    @property
+    def _spam_verdict(self) -> str | None:
+        return "clean" if self.direction == "inbound" else None
+
     def summary(self) -> dict[str, Any]:
-        """The list view: no body."""
+        """The list view (the spec's EmailSummary): no body, no cc, no snippet."""
         return {
             "id": self.id,
+            "from": self.sender,
+            "to": list(self.to),
+            "subject": self.subject,
+            "direction": self.direction,
+            "status": self.status,
+            "spam_score": None,
+            "spam_verdict": self._spam_verdict,
+            "received_at": iso_utc(self.received_at),
             "thread_id": self.thread_id,
+            "has_attachments": bool(self.attachments),
+            "delivered_at": _iso_or_none(self.delivered_at),
+            "bounced_at": None,
+            "bounce_type": None,
+        }
+
+    def full(self) -> dict[str, Any]:
+        """The read view (the spec's EmailResponse): body under ``markdown``, attachments' metadata."""
+        return {
+            "id": self.id,
             "from": self.sender,
             "to": list(self.to),
             "cc": list(self.cc),
             "subject": self.subject,
-            "status": self.status,
-            "direction": self.direction,
             "received_at": iso_utc(self.received_at),
+            "thread_id": self.thread_id,
+            "markdown": self.markdown,
+            "status": self.status,
             "has_attachments": bool(self.attachments),
-            "snippet": self.snippet,
+            "attachments": [attachment.to_json() for attachment in self.attachments],
+            "delivered_at": _iso_or_none(self.delivered_at),
+            "bounced_at": None,
+            "bounce_type": None,
+            "approved_at": _iso_or_none(self.approved_at),
+            "approved_by": self.approved_by,
+            "spam_score": None,
+            "spam_verdict": self._spam_verdict,
+            "tags": {},
         }
 
-    def full(self) -> dict[str, Any]:
-        """The read view: the summary plus the body and the attachments' metadata."""
+    def thread_entry(self) -> dict[str, Any]:
+        """One email of a thread (the spec's ThreadResponse item): the summary's fields it names."""
+        summary = self.summary()
+        return {name: summary[name] for name in _THREAD_ENTRY_FIELDS}
+
+    def oversight_entry(self) -> dict[str, Any]:
+        """One email of ``GET /v1/oversight/pending``: the body, for the human who decides."""
         return {
-            **self.summary(),
-            "markdown": self.markdown,
-            "attachments": [attachment.to_json() for attachment in self.attachments],
+            "id": self.id,
+            "mailbox_id": self.mailbox_id,
+            "direction": self.direction,
+            "from": self.sender,
+            "to": list(self.to),
+            "subject": self.subject,
+            "body_markdown": self.markdown,
+            "status": self.status,
+            "received_at": iso_utc(self.received_at),
         }
 
     def answer(self) -> dict[str, Any]:
-        """What send and reply return."""
+        """What a reply's 202 carries; a send's adds ``message``."""
         return {"id": self.id, "status": self.status, "thread_id": self.thread_id}
+
+
+def decision_status(email: Email) -> str:
+    """What ``/v1/oversight/decide`` answers for an email the human just decided on."""
+    if email.status == "rejected":
+        return "rejected"
+    return "approved_and_sent" if email.direction == "outbound" else "approved"
 
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """The answer to a send or reply. ``replayed`` is true when an idempotency key matched."""
+    """The answer to a send or reply. ``replayed`` is true when an idempotency key matched (200)."""
 
     email: Email
     answer: dict[str, Any]
@@ -174,8 +313,24 @@ class Page:
 
 
 @dataclass(frozen=True)
+class ListFilter:
+    """The list endpoint's query, as strings from the URL; :meth:`Store.list_emails` checks them."""
+
+    limit: int = DEFAULT_PAGE_SIZE
+    cursor: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    sender: str | None = None
+    subject_contains: str | None = None
+    date_after: str | None = None
+    date_before: str | None = None
+    has_attachments: str | None = None
+    since_id: str | None = None
+
+
+@dataclass(frozen=True)
 class _IdempotencyRecord:
-    answer: dict[str, Any]
+    email_id: str
     created_at: float
 
 
@@ -229,20 +384,25 @@ def _address_list(body: Mapping[str, Any], name: str, *, required: bool) -> list
         raise ValidationError(f"'{name}' must be a list of email addresses")
     if required and not value:
         raise ValidationError(f"'{name}' must contain at least one email address")
+    if len(value) > MAX_RECIPIENTS:
+        raise ValidationError(f"'{name}' may hold at most {MAX_RECIPIENTS} addresses")
     for item in value:
         if not _looks_like_address(item):
             raise ValidationError(f"'{name}' contains an invalid email address: {item!r}")
     return [str(item) for item in value]
 
 
-def _string(body: Mapping[str, Any], name: str) -> str:
+def _string(body: Mapping[str, Any], name: str, max_chars: int) -> str:
     value = body.get(name)
     if not isinstance(value, str):
         raise ValidationError(f"'{name}' is required and must be a string")
+    if len(value) > max_chars:
+        raise ValidationError(f"'{name}' is longer than {max_chars} characters")
     return value
 
 
 def _attachments(body: Mapping[str, Any]) -> list[Attachment]:
+    """The spec's send shape: ``{name, content_base64, content_type}``, all three required."""
     value = body.get("attachments")
     if value is None:
         return []
@@ -250,21 +410,17 @@ def _attachments(body: Mapping[str, Any]) -> list[Attachment]:
         raise ValidationError("'attachments' must be a list of objects")
     result: list[Attachment] = []
     for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("filename"), str) or not item["filename"]:
-            raise ValidationError("each attachment needs a 'filename' string")
-        content_type = item.get("content_type", "application/octet-stream")
-        if not isinstance(content_type, str):
-            raise ValidationError("an attachment's 'content_type' must be a string")
-        size = 0
-        content = item.get("content")
-        if isinstance(content, str):
-            try:
-                size = len(base64.b64decode(content, validate=True))
-            except (binascii.Error, ValueError) as exc:
-                raise ValidationError(f"attachment {item['filename']!r}: 'content' is not base64") from exc
-        elif isinstance(item.get("size_bytes"), int):
-            size = item["size_bytes"]
-        result.append(Attachment(item["filename"], content_type, size))
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(name), str) for name in ("name", "content_base64", "content_type")
+        ):
+            raise ValidationError("each attachment needs 'name', 'content_base64' and 'content_type' strings")
+        if not item["name"]:
+            raise ValidationError("an attachment's 'name' must not be empty")
+        try:
+            size = len(base64.b64decode(item["content_base64"], validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError(f"attachment {item['name']!r}: 'content_base64' is not base64") from exc
+        result.append(Attachment(item["name"], item["content_type"], size))
     return result
 
 
@@ -275,6 +431,49 @@ def _idempotency_key(body: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 255:
         raise ValidationError("'idempotency_key' must be a string of 1 to 255 characters")
     return value
+
+
+def _check_schedule(body: Mapping[str, Any]) -> None:
+    """``send_at`` is ISO 8601 UTC ending in Z; ``gate_timing`` is gate_first or schedule_first."""
+    send_at = body.get("send_at")
+    if send_at is not None and (
+        not isinstance(send_at, str) or not send_at.endswith("Z") or _parse_instant(send_at) is None
+    ):
+        raise ValidationError("'send_at' must be an ISO 8601 UTC time ending with Z, e.g. 2026-03-15T14:00:00Z")
+    gate_timing = body.get("gate_timing")
+    if gate_timing is not None and gate_timing not in ("gate_first", "schedule_first"):
+        raise ValidationError("'gate_timing' must be 'gate_first' or 'schedule_first'")
+
+
+def _check_content(*texts: str) -> None:
+    if any(CONTENT_FILTER_TRIGGER.lower() in text.lower() for text in texts):
+        raise ContentFilteredError("Content filtered: the message was blocked by the content filter and not sent")
+
+
+def _parse_instant(raw: str) -> float | None:
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _instant_param(name: str, raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    instant = _parse_instant(raw)
+    if instant is None:
+        raise ValidationError(f"'{name}' must be an ISO 8601 date or time")
+    return instant
+
+
+def _choice(name: str, raw: str | None, allowed: Iterable[str]) -> str | None:
+    options = tuple(allowed)
+    if raw is not None and raw not in options:
+        raise ValidationError(f"'{name}' must be one of: {', '.join(options)}")
+    return raw
 
 
 def _reply_subject(subject: str) -> str:
@@ -299,10 +498,43 @@ def _sort_key(email: Email) -> tuple[float, int]:
     return (email.received_at, email.seq)
 
 
-class Store:
-    """All state of one stand-in. Thread-safe; returns copies, never live objects."""
+@dataclass(frozen=True)
+class _Selection:
+    """A checked :class:`ListFilter`: what an email must match to be listed."""
 
-    def __init__(self, clock: Clock) -> None:
+    direction: str | None
+    status: str | None
+    sender: str | None
+    subject_contains: str | None
+    after: float | None
+    before: float | None
+    has_attachments: bool | None
+    newer_than: tuple[float, int] | None
+    older_than: tuple[float, int] | None
+
+    def matches(self, email: Email) -> bool:
+        key = _sort_key(email)
+        return (
+            (self.direction is None or email.direction == self.direction)
+            and (self.status is None or email.status == self.status)
+            and (self.sender is None or email.sender.lower() == self.sender.lower())
+            and (self.subject_contains is None or self.subject_contains.lower() in email.subject.lower())
+            and (self.after is None or email.received_at > self.after)
+            and (self.before is None or email.received_at < self.before)
+            and (self.has_attachments is None or bool(email.attachments) == self.has_attachments)
+            and (self.newer_than is None or key > self.newer_than)
+            and (self.older_than is None or key < self.older_than)
+        )
+
+
+class Store:
+    """All state of one stand-in. Thread-safe; returns copies, never live objects.
+
+    ``scan_seconds`` is how long a new send or reply stays in ``pending_scan`` (0 = it moves on at the
+    next access; the send's own answer still says ``pending_scan``).
+    """
+
+    def __init__(self, clock: Clock, *, scan_seconds: float = DEFAULT_SCAN_SECONDS) -> None:
         self._clock = clock
         self._lock = threading.RLock()
         self._mailboxes: dict[str, Mailbox] = {}
@@ -311,6 +543,17 @@ class Store:
         self._idempotency: dict[tuple[str, str], _IdempotencyRecord] = {}
         self._seq = 0
         self._bulk_counter = 0
+        self.scan_seconds = scan_seconds
+
+    @property
+    def scan_seconds(self) -> float:
+        return self._scan_seconds
+
+    @scan_seconds.setter
+    def scan_seconds(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("scan_seconds must be 0 or more")
+        self._scan_seconds = seconds
 
     # ── keys ─────────────────────────────────────────────────────────────
 
@@ -411,57 +654,90 @@ class Store:
                 ids.append(f"em_bulk_{number:04d}")
         return ids
 
+    # ── the scan ─────────────────────────────────────────────────────────
+
+    def finish_scans(self, email_id: str | None = None) -> None:
+        """End the scan now: of one email, or of every email still in ``pending_scan``."""
+        with self._lock:
+            for email in list(self._emails.values()):
+                if email.status == "pending_scan" and email_id in (None, email.id):
+                    self._finish_scan(email)
+
+    def _advance_scans(self) -> None:
+        now = self._clock()
+        for email in list(self._emails.values()):
+            if email.status == "pending_scan" and email.scan_done_at is not None and email.scan_done_at <= now:
+                self._finish_scan(email)
+
+    def _finish_scan(self, email: Email) -> None:
+        # gated_send and gated_all wait for a human; monitored and autonomous send at once.
+        if self._mailboxes[email.mailbox_id].oversight_mode in ("monitored", "autonomous"):
+            self._mark_sent(email)
+        else:
+            email.status = "pending_send_approval"
+
     # ── reading ──────────────────────────────────────────────────────────
 
     def emails(self, mailbox_id: str | None = None) -> list[Email]:
         """Copies of the emails of one mailbox (or all), oldest first."""
         with self._lock:
+            self._advance_scans()
             chosen = [e for e in self._emails.values() if mailbox_id is None or e.mailbox_id == mailbox_id]
             return [copy.deepcopy(e) for e in sorted(chosen, key=_sort_key)]
 
     def email(self, email_id: str) -> Email:
         with self._lock:
+            self._advance_scans()
             found = self._emails.get(email_id)
             if found is None:
                 raise NotFoundError(f"email {email_id} not found")
             return copy.deepcopy(found)
 
-    def list_emails(
-        self,
-        mailbox_id: str,
-        *,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
-        direction: str | None = None,
-        status: str | None = None,
-    ) -> Page:
-        """One page, newest first. The cursor names the last email of the previous page."""
-        if not 1 <= limit <= MAX_PAGE_SIZE:
+    def list_emails(self, mailbox_id: str, query: ListFilter | None = None, **filters: Any) -> Page:
+        """One page, newest first. The cursor names the last email of the previous page.
+
+        Pass a :class:`ListFilter`, or its fields as keywords (``limit=5, direction="outbound"``).
+        """
+        query = query or ListFilter(**filters)
+        if not 1 <= query.limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"'limit' must be between 1 and {MAX_PAGE_SIZE}")
-        if direction is not None and direction not in ("inbound", "outbound"):
-            raise ValidationError("'direction' must be 'inbound' or 'outbound'")
-        after = _decode_cursor(cursor) if cursor else None
         with self._lock:
             self._mailbox(mailbox_id)
+            self._advance_scans()
+            selection = self._selection(mailbox_id, query)
             chosen = sorted(
-                (
-                    e
-                    for e in self._emails.values()
-                    if e.mailbox_id == mailbox_id
-                    and (direction is None or e.direction == direction)
-                    and (status is None or e.status == status)
-                    and (after is None or _sort_key(e) < after)
-                ),
+                (e for e in self._emails.values() if e.mailbox_id == mailbox_id and selection.matches(e)),
                 key=_sort_key,
                 reverse=True,
             )
-            page = [copy.deepcopy(e) for e in chosen[:limit]]
-            next_cursor = _encode_cursor(page[-1]) if len(chosen) > limit else None
+            page = [copy.deepcopy(e) for e in chosen[: query.limit]]
+            next_cursor = _encode_cursor(page[-1]) if len(chosen) > query.limit else None
             return Page(page, next_cursor)
+
+    def _selection(self, mailbox_id: str, query: ListFilter) -> _Selection:
+        newer_than = None
+        if query.since_id is not None:
+            since = self._emails.get(query.since_id)
+            if since is None or since.mailbox_id != mailbox_id:
+                raise ValidationError(f"'since_id' names no email of mailbox {mailbox_id}")
+            newer_than = _sort_key(since)
+        has_attachments = _choice("has_attachments", query.has_attachments, ("true", "false"))
+        return _Selection(
+            direction=_choice("direction", query.direction, ("inbound", "outbound")),
+            status=_choice("status", query.status, LIST_STATUSES),
+            sender=query.sender,
+            subject_contains=query.subject_contains,
+            after=_instant_param("date_after", query.date_after),
+            before=_instant_param("date_before", query.date_before),
+            has_attachments=None if has_attachments is None else has_attachments == "true",
+            newer_than=newer_than,
+            older_than=_decode_cursor(query.cursor) if query.cursor else None,
+        )
 
     def read_email(self, mailbox_id: str, email_id: str) -> Email:
         """The full email. Reading an ``unread`` inbound email marks it ``read``."""
         with self._lock:
+            self._advance_scans()
             email = self._email_in(mailbox_id, email_id)
             if email.direction == "inbound" and email.status == "unread":
                 email.status = "read"
@@ -471,14 +747,16 @@ class Store:
         """The mailbox's emails of one thread, oldest first."""
         with self._lock:
             self._mailbox(mailbox_id)
+            self._advance_scans()
             found = [e for e in self._emails.values() if e.mailbox_id == mailbox_id and e.thread_id == thread_id]
             if not found:
                 raise NotFoundError(f"thread {thread_id} not found")
             return [copy.deepcopy(e) for e in sorted(found, key=_sort_key)]
 
     def pending(self) -> list[Email]:
-        """Outbound emails of every mailbox that wait for a human decision, oldest first."""
+        """Emails of every mailbox that wait for a human decision, oldest first."""
         with self._lock:
+            self._advance_scans()
             found = [e for e in self._emails.values() if e.status in AWAITING_APPROVAL]
             return [copy.deepcopy(e) for e in sorted(found, key=_sort_key)]
 
@@ -487,14 +765,20 @@ class Store:
     def send(self, owner: str, mailbox_id: str, body: Mapping[str, Any]) -> SendOutcome:
         """``POST /v1/mailboxes/{mailbox_id}/send``. ``owner`` scopes the idempotency keys."""
         with self._lock:
+            self._advance_scans()
             mailbox = self._sendable_mailbox(mailbox_id)
             to = _address_list(body, "to", required=True)
-            subject = _string(body, "subject")
-            return self._queue_outgoing(owner, mailbox, body, to=to, subject=subject, thread_id=new_id("th"))
+            subject = _string(body, "subject", MAX_SUBJECT_CHARS)
+            _check_schedule(body)
+            outcome = self._queue_outgoing(owner, mailbox, body, to=to, subject=subject, thread_id=new_id("th"))
+            if outcome.replayed:
+                return outcome
+            return SendOutcome(outcome.email, {**outcome.answer, "message": SEND_ACCEPTED_MESSAGE}, replayed=False)
 
     def reply(self, owner: str, mailbox_id: str, email_id: str, body: Mapping[str, Any]) -> SendOutcome:
         """``POST /v1/mailboxes/{mailbox_id}/reply/{email_id}``: to the original's sender, same thread."""
         with self._lock:
+            self._advance_scans()
             mailbox = self._sendable_mailbox(mailbox_id)
             original = self._email_in(mailbox_id, email_id)
             return self._queue_outgoing(
@@ -518,8 +802,8 @@ class Store:
         thread_id: str,
         in_reply_to: str | None = None,
     ) -> SendOutcome:
-        """What send and reply share: the rest of the body, the idempotency replay, the queued email."""
-        markdown = _string(body, "markdown")
+        """What send and reply share: the rest of the body, the idempotency replay, the filters, the email."""
+        markdown = _string(body, "markdown", MAX_MARKDOWN_CHARS)
         cc = _address_list(body, "cc", required=False)
         bcc = _address_list(body, "bcc", required=False)
         attachments = _attachments(body)
@@ -527,6 +811,10 @@ class Store:
         replay = self._replay(owner, key)
         if replay is not None:
             return replay
+        _check_content(subject, markdown)
+        if in_reply_to is not None:
+            self._refuse_duplicate_reply(mailbox.id, in_reply_to, markdown)
+        now = self._clock()
         email = Email(
             id=new_id("em"),
             mailbox_id=mailbox.id,
@@ -538,27 +826,36 @@ class Store:
             subject=subject,
             markdown=markdown,
             attachments=attachments,
-            status="pending_send_approval",
+            status="pending_scan",
             direction="outbound",
-            received_at=self._clock(),
+            received_at=now,
             in_reply_to=in_reply_to,
             idempotency_key=key,
+            scan_done_at=now + self._scan_seconds,
         )
-        return self._accept(owner, mailbox, email)
+        stored = self.add_email(email)
+        if key is not None:
+            self._idempotency[(owner, key)] = _IdempotencyRecord(stored.id, now)
+        return SendOutcome(stored, stored.answer(), replayed=False)
 
     def cancel(self, mailbox_id: str, email_id: str) -> Email:
-        """Stop a queued email. Cancelling twice is fine; a sent or decided email is a conflict."""
+        """Stop an email that waits for approval. Cancelling twice is fine; anything else is a conflict."""
         with self._lock:
+            self._advance_scans()
             email = self._email_in(mailbox_id, email_id)
             if email.status == "cancelled":
                 return copy.deepcopy(email)
-            if email.direction != "outbound" or email.status not in CANCELLABLE:
-                raise ConflictError(f"email {email_id} is {email.status} and can no longer be cancelled")
+            if email.status not in CANCELLABLE:
+                raise ConflictError(f"Email not in a cancellable state (status: {email.status})")
             email.status = "cancelled"
             return copy.deepcopy(email)
 
-    def decide(self, email_id: object, action: object, reason: object = None) -> Email:
-        """The human's decision on a pending email: ``approve`` sends it, ``reject`` stops it."""
+    def decide(self, email_id: object, action: object, reason: object = None, *, approver: str = "oversight") -> Email:
+        """The human's decision on a pending email: ``approve`` sends it, ``reject`` stops it.
+
+        An email that does not wait for a decision (unknown, still scanning, already decided) is
+        "Email not found", the one failure the spec gives for this endpoint.
+        """
         if not isinstance(email_id, str) or not email_id:
             raise ValidationError("'email_id' is required and must be a string")
         if action not in ("approve", "reject"):
@@ -566,17 +863,21 @@ class Store:
         if reason is not None and not isinstance(reason, str):
             raise ValidationError("'reason' must be a string")
         with self._lock:
+            self._advance_scans()
             email = self._emails.get(email_id)
-            if email is None:
-                raise NotFoundError(f"email {email_id} not found")
-            if email.status not in AWAITING_APPROVAL:
-                raise ConflictError(f"email {email_id} is not pending approval (status: {email.status})")
-            if action == "approve":
-                email.status = "sent"
-                self._deliver_locally(email)
-            else:
+            if email is None or email.status not in AWAITING_APPROVAL:
+                state = "" if email is None else f" (status: {email.status})"
+                raise NotFoundError(f"Email not found: no email {email_id} waits for a decision{state}")
+            if action == "reject":
                 email.status = "rejected"
                 email.rejection_reason = reason
+                return copy.deepcopy(email)
+            email.approved_at = self._clock()
+            email.approved_by = approver
+            if email.direction == "outbound":
+                self._mark_sent(email)
+            else:
+                email.status = "unread"
             return copy.deepcopy(email)
 
     # ── internals (call with the lock held) ──────────────────────────────
@@ -590,7 +891,7 @@ class Store:
     def _sendable_mailbox(self, mailbox_id: str) -> Mailbox:
         mailbox = self._mailbox(mailbox_id)
         if mailbox.oversight_mode == "read_only":
-            raise ForbiddenError("mailbox is read_only")
+            raise ForbiddenError("Mailbox is in read_only mode: it cannot send")
         return mailbox
 
     def _email_in(self, mailbox_id: str, email_id: str) -> Email:
@@ -606,22 +907,29 @@ class Store:
         record = self._idempotency.get((owner, key))
         if record is None or self._clock() - record.created_at >= IDEMPOTENCY_WINDOW_SECONDS:
             return None
-        email = self._emails[record.answer["id"]]
-        return SendOutcome(copy.deepcopy(email), dict(record.answer), replayed=True)
+        email = self._emails[record.email_id]
+        answer = {"id": email.id, "status": "already_sent", "idempotent": True}
+        return SendOutcome(copy.deepcopy(email), answer, replayed=True)
 
-    def _accept(self, owner: str, mailbox: Mailbox, email: Email) -> SendOutcome:
-        # gated_send and gated_all wait for a human; monitored and autonomous send at once.
-        if mailbox.oversight_mode in ("monitored", "autonomous"):
-            email.status = "sent"
-        stored = self.add_email(email)
-        if email.status == "sent":
-            self._deliver_locally(self._emails[stored.id])
-        answer = stored.answer()
-        if email.idempotency_key is not None:
-            self._idempotency[(owner, email.idempotency_key)] = _IdempotencyRecord(
-                answer=dict(answer), created_at=self._clock()
-            )
-        return SendOutcome(stored, answer, replayed=False)
+    def _refuse_duplicate_reply(self, mailbox_id: str, in_reply_to: str, markdown: str) -> None:
+        since = self._clock() - DUPLICATE_REPLY_WINDOW_SECONDS
+        for email in self._emails.values():
+            if (
+                email.mailbox_id == mailbox_id
+                and email.in_reply_to == in_reply_to
+                and email.direction == "outbound"
+                and email.markdown == markdown
+                and email.received_at > since
+            ):
+                raise DuplicateReplyError(
+                    f"Duplicate reply detected: the same content was sent in reply to {in_reply_to} "
+                    f"within {DUPLICATE_REPLY_WINDOW_SECONDS}s"
+                )
+
+    def _mark_sent(self, email: Email) -> None:
+        email.status = "sent"
+        email.delivered_at = self._clock()
+        self._deliver_locally(email)
 
     def _deliver_locally(self, email: Email) -> None:
         """A copy of a sent email lands, unread, in every local mailbox it is addressed to."""

@@ -32,17 +32,34 @@ from devtools.multimail_standin import (
     INVOICE_FOLLOWUP_EMAIL_ID,
     MEETING_EMAIL_ID,
     SEED_EMAIL_IDS,
-    ConflictError,
     Faults,
+    NotFoundError,
     StandIn,
 )
 from devtools.multimail_standin.__main__ import main
+from devtools.multimail_standin.store import CONTENT_FILTER_TRIGGER, LIST_STATUSES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 CUSTOMER = "dana.whitfield@northwind-traders.example"
 SEND_PATH = f"/v1/mailboxes/{AGENT_MAILBOX_ID}/send"
 EMAILS_PATH = f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails"
+SUMMARY_FIELDS = {
+    "id",
+    "from",
+    "to",
+    "subject",
+    "direction",
+    "status",
+    "spam_score",
+    "spam_verdict",
+    "received_at",
+    "thread_id",
+    "has_attachments",
+    "delivered_at",
+    "bounced_at",
+    "bounce_type",
+}
 
 
 class FakeClock:
@@ -101,6 +118,17 @@ def send(standin: StandIn, **overrides: Any) -> Reply:
     return call(standin, "POST", SEND_PATH, body)
 
 
+def reply_to(standin: StandIn, email_id: str, **body: Any) -> Reply:
+    return call(standin, "POST", f"/v1/mailboxes/{AGENT_MAILBOX_ID}/reply/{email_id}", {"markdown": "ok", **body})
+
+
+def queued(standin: StandIn, **overrides: Any) -> str:
+    """Send, let the scan finish, and return the id of the email now waiting for approval."""
+    email_id: str = send(standin, **overrides).json["id"]
+    standin.finish_scans(email_id)
+    return email_id
+
+
 def outbound(standin: StandIn) -> list[Any]:
     return [email for email in standin.emails(AGENT_MAILBOX_ID) if email.direction == "outbound"]
 
@@ -125,22 +153,28 @@ def test_mailboxes_lists_the_seeded_mailboxes_on_loopback(standin: StandIn) -> N
     reply = call(standin, "GET", "/v1/mailboxes")
     # THEN both seeded mailboxes come back, and the server listens on 127.0.0.1 only
     assert reply.status == 200
-    assert reply.json == {
-        "mailboxes": [
-            {
-                "id": AGENT_MAILBOX_ID,
-                "address": AGENT_ADDRESS,
-                "display_name": "Support Assistant",
-                "oversight_mode": "gated_send",
-            },
-            {
-                "id": COLLEAGUE_MAILBOX_ID,
-                "address": COLLEAGUE_ADDRESS,
-                "display_name": "Priya Raman",
-                "oversight_mode": "gated_send",
-            },
-        ]
+    mailboxes = reply.json["mailboxes"]
+    assert [(m["id"], m["address"], m["display_name"], m["oversight_mode"]) for m in mailboxes] == [
+        (AGENT_MAILBOX_ID, AGENT_ADDRESS, "Support Assistant", "gated_send"),
+        (COLLEAGUE_MAILBOX_ID, COLLEAGUE_ADDRESS, "Priya Raman", "gated_send"),
+    ]
+    # AND each carries the spec's Mailbox fields
+    assert set(mailboxes[0]) == {
+        "id",
+        "tenant_id",
+        "address",
+        "display_name",
+        "oversight_mode",
+        "auto_cc",
+        "auto_bcc",
+        "forward_inbound",
+        "webhook_url",
+        "oversight_webhook_url",
+        "signature_block",
+        "created_at",
+        "is_active",
     }
+    assert isinstance(mailboxes[0]["created_at"], int)
     assert standin._server is not None
     assert standin._server.socket.getsockname()[0] == "127.0.0.1"
 
@@ -152,7 +186,7 @@ def test_seed_inbox_has_fixed_ids_threads_and_the_injection_email(standin: Stand
     injection = call(standin, "GET", f"{EMAILS_PATH}/{INJECTION_EMAIL_ID}").json
     # THEN every seed is there, newest first, in four threads, and the injection targets the attacker
     assert sorted(e["id"] for e in listed["emails"]) == sorted(SEED_EMAIL_IDS)
-    assert listed["next_cursor"] is None
+    assert listed["cursor"] is None
     stamps = [e["received_at"] for e in listed["emails"]]
     assert stamps == sorted(stamps, reverse=True)
     assert listed["emails"][0]["received_at"] == "2025-06-03T14:40:00Z"
@@ -190,7 +224,7 @@ def test_missing_or_unknown_key_is_401(standin: StandIn, key: str | None) -> Non
     reply = call(standin, "GET", EMAILS_PATH, key=key)
     # THEN 401 with an error body
     assert reply.status == 401
-    assert "API key" in reply.json["error"]
+    assert reply.json == {"error": "Missing or invalid API key"}
 
 
 def test_wrong_scope_is_403(standin: StandIn) -> None:
@@ -252,15 +286,16 @@ def test_requests_are_recorded_in_order(standin: StandIn) -> None:
 # ── send, validation, oversight modes ────────────────────────────────────────
 
 
-def test_send_is_accepted_pending_approval(standin: StandIn, clock: FakeClock) -> None:
+def test_send_is_accepted_202_pending_scan(standin: StandIn, clock: FakeClock) -> None:
     # GIVEN a gated_send mailbox
     # WHEN the agent sends
     reply = send(standin, cc=["boss@northwind-traders.example"], bcc=["audit@example.com"])
-    # THEN 202 with an id, the pending status and a new thread, and the email is stored as outbound
+    # THEN 202 with an id, pending_scan, a new thread and the spec's message; stored as outbound
     assert reply.status == 202
     answer = reply.json
-    assert set(answer) == {"id", "status", "thread_id"}
-    assert answer["status"] == "pending_send_approval"
+    assert set(answer) == {"id", "status", "thread_id", "message"}
+    assert answer["status"] == "pending_scan"
+    assert answer["message"] == "Email queued for scanning and delivery"
     assert answer["id"].startswith("em_")
     assert answer["thread_id"].startswith("th_")
     (stored,) = outbound(standin)
@@ -271,6 +306,39 @@ def test_send_is_accepted_pending_approval(standin: StandIn, clock: FakeClock) -
         ["audit@example.com"],
     )
     assert stored.received_at == clock.now
+    assert stored.status == "pending_scan"
+
+
+def test_the_scan_moves_the_email_to_pending_send_approval_after_scan_seconds(
+    standin: StandIn, clock: FakeClock
+) -> None:
+    # GIVEN a sent email, and the default scan time
+    email_id = send(standin).json["id"]
+    # WHEN the clock reaches the end of the scan, a moment before and at it
+    clock.advance(standin.scan_seconds / 2)
+    during = call(standin, "GET", f"{EMAILS_PATH}/{email_id}").json["status"]
+    clock.advance(standin.scan_seconds / 2)
+    after = call(standin, "GET", f"{EMAILS_PATH}/{email_id}").json["status"]
+    # THEN it is pending_scan during the scan and pending_send_approval after it, in the API and in Python
+    assert (during, after) == ("pending_scan", "pending_send_approval")
+    assert standin.email(email_id).status == "pending_send_approval"
+
+
+def test_scan_seconds_zero_and_finish_scans(clock: FakeClock) -> None:
+    # GIVEN a stand-in whose scan takes no time, and one whose scan is long
+    with StandIn(clock=clock, scan_seconds=0) as instant, StandIn(clock=clock, scan_seconds=3600) as slow:
+        # WHEN each gets a send
+        first = send(instant).json
+        second = send(slow).json["id"]
+        # THEN the answer still says pending_scan, and the next look shows pending_send_approval
+        assert first["status"] == "pending_scan"
+        assert instant.email(first["id"]).status == "pending_send_approval"
+        # AND the long scan ends only when finish_scans() says so
+        assert slow.email(second).status == "pending_scan"
+        slow.finish_scans()
+        assert slow.email(second).status == "pending_send_approval"
+    with pytest.raises(ValueError, match="scan_seconds"):
+        StandIn(scan_seconds=-1)
 
 
 @pytest.mark.parametrize(
@@ -283,17 +351,35 @@ def test_send_is_accepted_pending_approval(standin: StandIn, clock: FakeClock) -
         ({"to": [CUSTOMER], "subject": 5, "markdown": "m"}, "'subject'"),
         ({"to": [CUSTOMER], "subject": "s"}, "'markdown'"),
         ({"to": [CUSTOMER], "subject": "s", "markdown": "m", "cc": ["x"]}, "'cc'"),
-        ({"to": [CUSTOMER], "subject": "s", "markdown": "m", "attachments": [{}]}, "filename"),
+        ({"to": [CUSTOMER], "subject": "s", "markdown": "m", "attachments": [{}]}, "content_base64"),
+        (
+            {"to": [CUSTOMER], "subject": "s", "markdown": "m", "attachments": [{"filename": "a", "content": "aGk="}]},
+            "content_base64",
+        ),
+        (
+            {
+                "to": [CUSTOMER],
+                "subject": "s",
+                "markdown": "m",
+                "attachments": [{"name": "a.txt", "content_base64": "%%%", "content_type": "text/plain"}],
+            },
+            "not base64",
+        ),
         ({"to": [CUSTOMER], "subject": "s", "markdown": "m", "idempotency_key": ""}, "idempotency_key"),
+        ({"to": [f"u{i}@example.com" for i in range(51)], "subject": "s", "markdown": "m"}, "at most 50"),
+        ({"to": [CUSTOMER], "subject": "s" * 999, "markdown": "m"}, "longer than 998"),
+        ({"to": [CUSTOMER], "subject": "s", "markdown": "m" * 262_145}, "longer than 262144"),
+        ({"to": [CUSTOMER], "subject": "s", "markdown": "m", "send_at": "2026-03-15 14:00"}, "send_at"),
+        ({"to": [CUSTOMER], "subject": "s", "markdown": "m", "gate_timing": "later"}, "gate_timing"),
         ([CUSTOMER], "JSON object"),
     ],
 )
-def test_invalid_send_is_422_and_creates_nothing(standin: StandIn, body: Any, error_part: str) -> None:
+def test_invalid_send_is_400_and_creates_nothing(standin: StandIn, body: Any, error_part: str) -> None:
     # GIVEN a send body with one thing wrong
     # WHEN it is posted
     reply = call(standin, "POST", SEND_PATH, body)
-    # THEN 422 names the problem and nothing is queued
-    assert reply.status == 422
+    # THEN 400 names the problem and nothing is queued
+    assert reply.status == 400
     assert error_part in reply.json["error"]
     assert outbound(standin) == []
 
@@ -308,14 +394,28 @@ def test_malformed_json_is_400(standin: StandIn) -> None:
 
 
 def test_attachments_are_kept_as_metadata(standin: StandIn) -> None:
-    # GIVEN an attachment with base64 content
-    attachment = {"filename": "quote.txt", "content_type": "text/plain", "content": "aGVsbG8="}
+    # GIVEN an attachment in the spec's send shape
+    attachment = {"name": "quote.txt", "content_type": "text/plain", "content_base64": "aGVsbG8="}
     # WHEN it is sent and read back
     answer = send(standin, attachments=[attachment]).json
     full = call(standin, "GET", f"{EMAILS_PATH}/{answer['id']}").json
-    # THEN the full email carries filename, content type and the decoded size
+    # THEN the full email carries the read shape: name, decoded size, content type
     assert full["has_attachments"] is True
-    assert full["attachments"] == [{"filename": "quote.txt", "content_type": "text/plain", "size_bytes": 5}]
+    assert full["attachments"] == [{"name": "quote.txt", "size": 5, "content_type": "text/plain"}]
+
+
+@pytest.mark.parametrize("where", ["subject", "markdown"])
+def test_content_filter_trigger_is_400_and_creates_nothing(standin: StandIn, where: str) -> None:
+    # GIVEN a send and a reply whose subject or body holds the trigger phrase, in another case
+    text = f"Hello {CONTENT_FILTER_TRIGGER.lower()} there"
+    # WHEN they are posted
+    sent = send(standin, **{where: text})
+    replied = reply_to(standin, MEETING_EMAIL_ID, markdown=text) if where == "markdown" else sent
+    # THEN both are 400 "Content filtered", and nothing is queued
+    assert sent.status == replied.status == 400
+    assert sent.json["error"].startswith("Content filtered")
+    assert replied.json["error"].startswith("Content filtered")
+    assert outbound(standin) == []
 
 
 def test_read_only_mailbox_refuses_to_send(standin: StandIn) -> None:
@@ -323,21 +423,23 @@ def test_read_only_mailbox_refuses_to_send(standin: StandIn) -> None:
     standin.set_oversight_mode(AGENT_MAILBOX_ID, "read_only")
     # WHEN the agent sends and replies
     sent = send(standin)
-    replied = call(standin, "POST", f"/v1/mailboxes/{AGENT_MAILBOX_ID}/reply/{MEETING_EMAIL_ID}", {"markdown": "ok"})
+    replied = reply_to(standin, MEETING_EMAIL_ID)
     # THEN both are 403 and nothing is queued
-    assert (sent.status, sent.json) == (403, {"error": "mailbox is read_only"})
+    assert (sent.status, sent.json) == (403, {"error": "Mailbox is in read_only mode: it cannot send"})
     assert replied.status == 403
     assert outbound(standin) == []
 
 
-def test_autonomous_mailbox_sends_at_once(standin: StandIn) -> None:
+def test_autonomous_mailbox_sends_after_the_scan(standin: StandIn) -> None:
     # GIVEN an autonomous mailbox
     standin.set_oversight_mode(AGENT_MAILBOX_ID, "autonomous")
-    # WHEN the agent sends to the colleague
+    # WHEN the agent sends to the colleague and the scan ends
     answer = send(standin, to=[COLLEAGUE_ADDRESS]).json
-    # THEN it is sent without approval and delivered to the colleague
-    assert answer["status"] == "sent"
-    assert call(standin, "GET", "/v1/oversight/pending", key="oversight").json == {"pending": []}
+    standin.finish_scans()
+    # THEN it was accepted for scanning, then sent without approval and delivered to the colleague
+    assert answer["status"] == "pending_scan"
+    assert standin.email(answer["id"]).status == "sent"
+    assert call(standin, "GET", "/v1/oversight/pending", key="oversight").json == {"emails": []}
     assert [e.thread_id for e in standin.emails(COLLEAGUE_MAILBOX_ID)] == [answer["thread_id"]]
 
 
@@ -349,10 +451,11 @@ def test_reply_goes_to_the_sender_in_the_same_thread(standin: StandIn) -> None:
     path = f"/v1/mailboxes/{AGENT_MAILBOX_ID}/reply/{INVOICE_FOLLOWUP_EMAIL_ID}"
     # WHEN the agent replies
     reply = call(standin, "POST", path, {"markdown": "A corrected invoice follows today."})
-    # THEN 202 in the invoice thread, addressed to the customer, subject not doubled
+    # THEN 202 pending_scan in the invoice thread (the spec's three fields), to the customer, subject not doubled
     assert reply.status == 202
     answer = reply.json
-    assert answer["status"] == "pending_send_approval"
+    assert set(answer) == {"id", "status", "thread_id"}
+    assert answer["status"] == "pending_scan"
     assert answer["thread_id"] == "th_seed_invoice"
     stored = standin.email(answer["id"])
     assert stored.to == [CUSTOMER]
@@ -363,6 +466,34 @@ def test_reply_goes_to_the_sender_in_the_same_thread(standin: StandIn) -> None:
     assert thread["thread_id"] == "th_seed_invoice"
     assert [e["id"] for e in thread["emails"]] == [INVOICE_EMAIL_ID, INVOICE_FOLLOWUP_EMAIL_ID, answer["id"]]
     assert "markdown" not in thread["emails"][0]
+    assert (thread["message_count"], thread["has_unanswered_inbound"]) == (3, False)
+    assert thread["participants"] == [CUSTOMER, AGENT_ADDRESS]
+    assert thread["last_activity"] == thread["emails"][-1]["received_at"]
+
+
+def test_the_same_reply_within_60_seconds_is_409(standin: StandIn, clock: FakeClock) -> None:
+    # GIVEN a reply to the meeting email
+    first = reply_to(standin, MEETING_EMAIL_ID, markdown="Thursday works.")
+    # WHEN the same content goes to the same email 59 s later, other content at once, and the same after 61 s
+    clock.advance(59)
+    duplicate = reply_to(standin, MEETING_EMAIL_ID, markdown="Thursday works.")
+    other = reply_to(standin, MEETING_EMAIL_ID, markdown="Friday works.")
+    clock.advance(2)
+    later = reply_to(standin, MEETING_EMAIL_ID, markdown="Thursday works.")
+    # THEN only the duplicate is refused, with 409, and nothing was queued for it
+    assert (first.status, duplicate.status, other.status, later.status) == (202, 409, 202, 202)
+    assert duplicate.json["error"].startswith("Duplicate reply detected")
+    assert len(outbound(standin)) == 3
+
+
+def test_a_repeated_idempotency_key_wins_over_the_duplicate_reply_check(standin: StandIn) -> None:
+    # GIVEN a reply with an idempotency key
+    first = reply_to(standin, MEETING_EMAIL_ID, markdown="Thursday works.", idempotency_key="retry-1")
+    # WHEN the function retries it with the same key (same content, within 60 s)
+    retry = reply_to(standin, MEETING_EMAIL_ID, markdown="Thursday works.", idempotency_key="retry-1")
+    # THEN the retry is 200 already_sent for the original, not a 409
+    assert retry.status == 200
+    assert retry.json == {"id": first.json["id"], "status": "already_sent", "idempotent": True}
 
 
 def test_reply_adds_re_prefix_once(standin: StandIn) -> None:
@@ -401,7 +532,7 @@ def test_pagination_walks_the_bulk_inbox_with_cursors(clock: FakeClock) -> None:
             page = call(standin, "GET", EMAILS_PATH + query).json
             seen.extend(page["emails"])
             pages += 1
-            cursor = page["next_cursor"]
+            cursor = page["cursor"]
             if cursor is None:
                 break
     # THEN three pages cover all 51 emails once each, newest first, seeds before bulk mail
@@ -423,19 +554,57 @@ def test_default_page_size_is_20_and_seed_bulk_adds_more(standin: StandIn) -> No
     assert ids[0] == "em_bulk_0001"
     assert ids[-1] == "em_bulk_0030"
     assert len(page["emails"]) == 20
-    assert isinstance(page["next_cursor"], str)
+    assert isinstance(page["cursor"], str)
 
 
 @pytest.mark.parametrize(
-    "query", ["?limit=101", "?limit=0", "?limit=ten", "?cursor=%25%25garbage", "?direction=sideways"]
+    ("query", "error_part"),
+    [
+        ("?limit=101", "'limit'"),
+        ("?limit=0", "'limit'"),
+        ("?limit=ten", "'limit'"),
+        ("?cursor=%25%25garbage", "'cursor'"),
+        ("?direction=sideways", "'direction'"),
+        ("?status=pending_scan", "'status'"),
+        ("?status=sent", "'status'"),
+        ("?has_attachments=yes", "'has_attachments'"),
+        ("?date_after=yesterday", "'date_after'"),
+        ("?since_id=em_missing", "'since_id'"),
+    ],
 )
-def test_bad_list_parameters_are_422(standin: StandIn, query: str) -> None:
-    # GIVEN a list query with an invalid parameter
+def test_bad_list_parameters_are_400(standin: StandIn, query: str, error_part: str) -> None:
+    # GIVEN a list query with an invalid parameter (a status outside the spec's enum, a limit outside 1..100)
     # WHEN it is sent
     reply = call(standin, "GET", EMAILS_PATH + query)
-    # THEN 422
-    assert reply.status == 422
-    assert "error" in reply.json
+    # THEN 400 names the parameter
+    assert reply.status == 400
+    assert error_part in reply.json["error"]
+
+
+@pytest.mark.parametrize("status", LIST_STATUSES)
+def test_every_status_of_the_enum_is_a_valid_filter(standin: StandIn, status: str) -> None:
+    # GIVEN one value of the spec's status enum
+    # WHEN the list is filtered by it
+    reply = call(standin, "GET", f"{EMAILS_PATH}?status={status}")
+    # THEN it is accepted, and every listed email has that status
+    assert reply.status == 200
+    assert all(e["status"] == status for e in reply.json["emails"])
+
+
+def test_sender_subject_date_attachment_and_since_id_filters(standin: StandIn) -> None:
+    # GIVEN the seeded inbox
+    def ids(query: str) -> set[str]:
+        return {e["id"] for e in call(standin, "GET", EMAILS_PATH + query).json["emails"]}
+
+    # WHEN it is filtered by each of the spec's other filters
+    # THEN each keeps only what it names
+    assert ids(f"?sender={CUSTOMER.upper()}") == {INVOICE_EMAIL_ID, INVOICE_FOLLOWUP_EMAIL_ID}
+    assert ids("?subject_contains=q3%20PLANNING") == {MEETING_EMAIL_ID, "em_seed_meeting_update"}
+    assert ids("?has_attachments=true") == {INVOICE_FOLLOWUP_EMAIL_ID}
+    assert len(ids("?has_attachments=false")) == len(SEED_EMAIL_IDS) - 1
+    assert ids("?date_after=2025-06-03T09:00:00Z") == {INJECTION_EMAIL_ID, INVOICE_FOLLOWUP_EMAIL_ID}
+    assert ids("?date_before=2025-06-02T09:00:00Z") == {INVOICE_EMAIL_ID}
+    assert ids(f"?since_id={INJECTION_EMAIL_ID}") == {INVOICE_FOLLOWUP_EMAIL_ID}
 
 
 def test_limit_100_is_allowed(standin: StandIn) -> None:
@@ -448,8 +617,8 @@ def test_limit_100_is_allowed(standin: StandIn) -> None:
 
 
 def test_direction_and_status_filters(standin: StandIn) -> None:
-    # GIVEN one queued outbound email next to the seeded inbox
-    answer = send(standin).json
+    # GIVEN one queued outbound email (its scan over) next to the seeded inbox
+    answer = {"id": queued(standin)}
     # WHEN the list is filtered
     out = call(standin, "GET", EMAILS_PATH + "?direction=outbound").json["emails"]
     inbound = call(standin, "GET", EMAILS_PATH + "?direction=inbound").json["emails"]
@@ -472,28 +641,35 @@ def test_summary_and_full_email_shapes(standin: StandIn) -> None:
     # WHEN it is listed and read
     summary = next(e for e in call(standin, "GET", EMAILS_PATH).json["emails"] if e["id"] == INVOICE_FOLLOWUP_EMAIL_ID)
     full = call(standin, "GET", f"{EMAILS_PATH}/{INVOICE_FOLLOWUP_EMAIL_ID}").json
-    # THEN the summary has no body and the full email adds the body and the attachment metadata
-    assert set(summary) == {
+    # THEN the summary has exactly the spec's EmailSummary fields (no body, no cc, no snippet)
+    assert set(summary) == SUMMARY_FIELDS
+    assert summary["from"] == CUSTOMER
+    assert summary["has_attachments"] is True
+    # AND the full email has the spec's EmailResponse fields: body under markdown, attachment metadata
+    assert set(full) == {
         "id",
-        "thread_id",
         "from",
         "to",
         "cc",
         "subject",
-        "status",
-        "direction",
         "received_at",
+        "thread_id",
+        "markdown",
+        "status",
         "has_attachments",
-        "snippet",
+        "attachments",
+        "delivered_at",
+        "bounced_at",
+        "bounce_type",
+        "approved_at",
+        "approved_by",
+        "spam_score",
+        "spam_verdict",
+        "tags",
     }
-    assert summary["from"] == CUSTOMER
-    assert summary["has_attachments"] is True
-    assert len(summary["snippet"]) <= 121
-    assert summary["snippet"].startswith("Hi again, Following up")
-    assert set(full) == set(summary) | {"markdown", "attachments"}
     assert full["markdown"].startswith("Hi again,\n\nFollowing up")
     assert full["attachments"] == [
-        {"filename": "seat-change-confirmation.pdf", "content_type": "application/pdf", "size_bytes": 48213}
+        {"name": "seat-change-confirmation.pdf", "size": 48213, "content_type": "application/pdf"}
     ]
 
 
@@ -511,9 +687,9 @@ def test_reading_an_unread_email_marks_it_read(standin: StandIn) -> None:
 
 def test_reading_an_outbound_email_keeps_its_status(standin: StandIn) -> None:
     # GIVEN a queued outbound email
-    answer = send(standin).json
+    email_id = queued(standin)
     # WHEN it is read
-    full = call(standin, "GET", f"{EMAILS_PATH}/{answer['id']}").json
+    full = call(standin, "GET", f"{EMAILS_PATH}/{email_id}").json
     # THEN its status is unchanged
     assert full["status"] == "pending_send_approval"
 
@@ -522,9 +698,9 @@ def test_reading_an_outbound_email_keeps_its_status(standin: StandIn) -> None:
 
 
 def test_cancel_twice_is_200_and_after_approval_409(standin: StandIn) -> None:
-    # GIVEN two queued emails
-    first = send(standin).json["id"]
-    second = send(standin).json["id"]
+    # GIVEN two emails waiting for approval
+    first = queued(standin)
+    second = queued(standin)
     cancel = f"{EMAILS_PATH}/{{}}/cancel"
     # WHEN the first is cancelled twice, and the second is approved and then cancelled
     once = call(standin, "POST", cancel.format(first))
@@ -535,8 +711,20 @@ def test_cancel_twice_is_200_and_after_approval_409(standin: StandIn) -> None:
     assert (once.status, once.json) == (200, {"id": first, "status": "cancelled"})
     assert (twice.status, twice.json) == (200, {"id": first, "status": "cancelled"})
     assert late.status == 409
-    assert "sent" in late.json["error"]
+    assert late.json == {"error": "Email not in a cancellable state (status: sent)"}
     assert standin.email(second).status == "sent"
+
+
+def test_an_email_still_in_its_scan_is_not_cancellable(standin: StandIn) -> None:
+    # GIVEN an email still in pending_scan (the spec cancels pending_send_approval or pending_inbound_approval)
+    email_id = send(standin).json["id"]
+    # WHEN it is cancelled during the scan, and again once the scan is over
+    early = call(standin, "POST", f"{EMAILS_PATH}/{email_id}/cancel")
+    standin.finish_scans()
+    late = call(standin, "POST", f"{EMAILS_PATH}/{email_id}/cancel")
+    # THEN the first is 409 and the second cancels it
+    assert early.status == 409
+    assert (late.status, late.json["status"]) == (200, "cancelled")
 
 
 def test_cancel_inbound_is_409_and_unknown_is_404(standin: StandIn) -> None:
@@ -550,18 +738,37 @@ def test_cancel_inbound_is_409_and_unknown_is_404(standin: StandIn) -> None:
 
 
 def test_approve_delivers_into_the_local_colleague_mailbox(standin: StandIn) -> None:
-    # GIVEN an email to the colleague (and an outside cc), waiting for approval
+    # GIVEN an email to the colleague (and an outside cc): not pending during its scan, pending after it
     answer = send(standin, to=[COLLEAGUE_ADDRESS], cc=[CUSTOMER], subject="Thursday 10:00 works").json
+    assert call(standin, "GET", "/v1/oversight/pending", key="oversight").json == {"emails": []}
+    standin.finish_scans()
     assert standin.emails(COLLEAGUE_MAILBOX_ID) == []
-    pending = call(standin, "GET", "/v1/oversight/pending", key="oversight").json["pending"]
-    assert [(p["id"], p["mailbox_id"]) for p in pending] == [(answer["id"], AGENT_MAILBOX_ID)]
+    pending = call(standin, "GET", "/v1/oversight/pending", key="oversight").json["emails"]
+    assert [(p["id"], p["mailbox_id"], p["status"]) for p in pending] == [
+        (answer["id"], AGENT_MAILBOX_ID, "pending_send_approval")
+    ]
+    assert set(pending[0]) == {
+        "id",
+        "mailbox_id",
+        "direction",
+        "from",
+        "to",
+        "subject",
+        "body_markdown",
+        "status",
+        "received_at",
+    }
     # WHEN the human approves over HTTP
     decided = call(
         standin, "POST", "/v1/oversight/decide", {"email_id": answer["id"], "action": "approve"}, key="oversight"
     )
-    # THEN it is sent, nothing is pending, and the colleague has one unread inbound copy in the same thread
-    assert (decided.status, decided.json) == (200, {"id": answer["id"], "status": "sent"})
-    assert call(standin, "GET", "/v1/oversight/pending", key="oversight").json == {"pending": []}
+    # THEN it is approved_and_sent, nothing is pending, and the colleague has one unread copy in the same thread
+    assert (decided.status, decided.json["status"]) == (200, "approved_and_sent")
+    assert set(decided.json) == {"status", "postmark_message_id"}
+    assert call(standin, "GET", "/v1/oversight/pending", key="oversight").json == {"emails": []}
+    sent = call(standin, "GET", f"{EMAILS_PATH}/{answer['id']}").json
+    assert (sent["status"], sent["approved_by"]) == ("sent", "oversight")
+    assert sent["delivered_at"] is not None
     (copy,) = standin.emails(COLLEAGUE_MAILBOX_ID)
     assert copy.id != answer["id"]
     assert (copy.status, copy.direction, copy.thread_id) == ("unread", "inbound", answer["thread_id"])
@@ -571,29 +778,35 @@ def test_approve_delivers_into_the_local_colleague_mailbox(standin: StandIn) -> 
 
 
 def test_reject_keeps_the_reason_and_delivers_nothing(standin: StandIn) -> None:
-    # GIVEN an email to the colleague waiting for approval
-    answer = send(standin, to=[COLLEAGUE_ADDRESS]).json
-    # WHEN the human rejects it
-    rejected = standin.reject(answer["id"], "wrong recipient")
-    # THEN it is rejected with the reason, and not delivered
+    # GIVEN two emails to the colleague waiting for approval
+    first = queued(standin, to=[COLLEAGUE_ADDRESS])
+    second = send(standin, to=[COLLEAGUE_ADDRESS]).json["id"]
+    # WHEN the human rejects one over HTTP and the other in Python (whose scan the shortcut ends first)
+    over_http = call(standin, "POST", "/v1/oversight/decide", {"email_id": first, "action": "reject"}, key="oversight")
+    rejected = standin.reject(second, "wrong recipient")
+    # THEN both are rejected, the reason is kept, and nothing is delivered
+    assert (over_http.status, over_http.json) == (200, {"status": "rejected"})
     assert rejected.status == "rejected"
-    assert standin.email(answer["id"]).rejection_reason == "wrong recipient"
+    assert standin.email(second).rejection_reason == "wrong recipient"
     assert standin.emails(COLLEAGUE_MAILBOX_ID) == []
 
 
-def test_deciding_twice_is_409_and_bad_action_422(standin: StandIn) -> None:
+def test_deciding_twice_or_an_unknown_email_is_404_and_bad_action_400(standin: StandIn) -> None:
     # GIVEN an approved email
     email_id = send(standin).json["id"]
     standin.approve(email_id)
-    # WHEN it is decided again, over HTTP and in Python, and an unknown action is sent
+    # WHEN it is decided again, over HTTP and in Python, an unknown id is decided, and an unknown action is sent
     again = call(standin, "POST", "/v1/oversight/decide", {"email_id": email_id, "action": "reject"}, key="oversight")
+    unknown = call(
+        standin, "POST", "/v1/oversight/decide", {"email_id": "em_nope", "action": "approve"}, key="oversight"
+    )
     bad = call(standin, "POST", "/v1/oversight/decide", {"email_id": email_id, "action": "maybe"}, key="oversight")
-    # THEN 409, a ConflictError, and 422
-    assert again.status == 409
-    assert "not pending" in again.json["error"]
-    with pytest.raises(ConflictError):
+    # THEN 404 "Email not found" (the one failure the spec gives), a NotFoundError, and 400
+    assert (again.status, unknown.status) == (404, 404)
+    assert again.json["error"].startswith("Email not found")
+    with pytest.raises(NotFoundError):
         standin.reject(email_id)
-    assert bad.status == 422
+    assert bad.status == 400
 
 
 # ── idempotency ──────────────────────────────────────────────────────────────
@@ -610,9 +823,10 @@ def test_same_idempotency_key_returns_the_original_and_creates_nothing(standin: 
         f"/v1/mailboxes/{AGENT_MAILBOX_ID}/reply/{MEETING_EMAIL_ID}",
         {"markdown": "x", "idempotency_key": "idem-1"},
     )
-    # THEN the original answer comes back each time with 202, and only one email exists
-    assert second.status == via_reply.status == 202
-    assert first.json == second.json == via_reply.json
+    # THEN the first is 202, the repeats are 200 already_sent naming the original, and one email exists
+    assert first.status == 202
+    assert second.status == via_reply.status == 200
+    assert second.json == via_reply.json == {"id": first.json["id"], "status": "already_sent", "idempotent": True}
     assert len(outbound(standin)) == 1
 
 
@@ -647,9 +861,9 @@ def test_concurrent_duplicates_create_one_email(standin: StandIn) -> None:
         thread.start()
     for thread in threads:
         thread.join(5)
-    # THEN all got 202 with the same id, and one email exists
+    # THEN one got 202, the others 200 already_sent, all with the same id, and one email exists
     assert len(answers) == 8
-    assert {a.status for a in answers} == {202}
+    assert sorted(a.status for a in answers) == [200] * 7 + [202]
     assert len({a.json["id"] for a in answers}) == 1
     assert len(outbound(standin)) == 1
 
@@ -750,7 +964,7 @@ def test_accept_then_stall_creates_the_email_but_loses_the_answer(standin: Stand
     # THEN the email exists, and a retry with the same key returns it instead of a second one
     (created,) = outbound(standin)
     retry = send(standin, idempotency_key="lost-1")
-    assert (retry.status, retry.json["id"]) == (202, created.id)
+    assert (retry.status, retry.json["id"], retry.json["status"]) == (200, created.id, "already_sent")
     assert len(outbound(standin)) == 1
 
 
@@ -828,9 +1042,9 @@ def test_stop_returns_promptly_while_a_handler_sleeps(clock: FakeClock) -> None:
 
 
 def test_cli_pending_approve_and_reject(standin: StandIn, capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN two queued emails
-    to_approve = send(standin, to=[COLLEAGUE_ADDRESS], subject="Agenda").json["id"]
-    to_reject = send(standin).json["id"]
+    # GIVEN two emails waiting for approval
+    to_approve = queued(standin, to=[COLLEAGUE_ADDRESS], subject="Agenda")
+    to_reject = queued(standin)
     # WHEN the human lists, approves one and rejects the other with the CLI
     listed = main(["pending", "--url", standin.base_url])
     pending_out = capsys.readouterr().out
@@ -842,7 +1056,8 @@ def test_cli_pending_approve_and_reject(standin: StandIn, capsys: pytest.Capture
     assert (listed, approved, rejected) == (0, 0, 0)
     assert to_approve in pending_out
     assert to_reject in pending_out
-    assert approve_out.strip() == f"approved {to_approve}: status sent"
+    assert "We are on it." in pending_out
+    assert approve_out.strip() == f"approved {to_approve}: status approved_and_sent"
     assert reject_out.strip() == f"rejected {to_reject}: status rejected"
     assert standin.email(to_approve).status == "sent"
     assert standin.email(to_reject).rejection_reason == "not now"
@@ -864,8 +1079,8 @@ def test_cli_uses_sandbox_port_and_reports_errors_in_one_line(
     # THEN the CLI exits 1 with one line carrying the status and the server's message
     assert code == 1
     assert err.count("\n") == 1
-    assert err.startswith("error: HTTP 409")
-    assert "not pending approval" in err
+    assert err.startswith("error: HTTP 404")
+    assert "waits for a decision" in err
 
 
 def test_cli_unreachable_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,11 +46,11 @@ def gateway_context(tool: str, *, timeout_seconds: float = 30.0, **custom: Any) 
     )
 
 
-def call_tool(tool: str, arguments: Any, **custom: Any) -> dict[str, Any]:
+def call_tool(tool: str, arguments: Any, *, timeout_seconds: float = 30.0, **custom: Any) -> dict[str, Any]:
     """One gateway-shaped invocation of the real handler; its return value is the tool's result."""
     from email_actions.app import lambda_handler
 
-    result: dict[str, Any] = lambda_handler(arguments, gateway_context(tool, **custom))
+    result: dict[str, Any] = lambda_handler(arguments, gateway_context(tool, timeout_seconds=timeout_seconds, **custom))
     return result
 
 

@@ -37,7 +37,7 @@ from tests.integration.test_exactly_once import (  # noqa: F401
     table,
     test_a_lost_answer_then_a_retry_is_still_one_email,
     test_a_reply_repeated_is_one_reply,
-    test_recipient_order_and_case_do_not_make_a_new_email,
     test_reads_leave_no_record,
+    test_recipient_order_and_case_do_not_make_a_new_email,
     test_the_same_send_twice_is_one_email_and_two_matching_answers,
 )

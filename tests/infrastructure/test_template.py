@@ -545,12 +545,13 @@ def test_the_gateway_serves_the_function_over_mcp_with_iam_by_default(template: 
 def test_a_jwt_issuer_switches_the_gateway_to_custom_jwt(template: dict[str, Any]) -> None:
     # GIVEN a Cognito user pool's discovery URL and app client
     url = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc123/.well-known/openid-configuration"
-    evaluator = Evaluator(template, {"GatewayJwtDiscoveryUrl": url, "GatewayJwtAllowedClients": ["client123"]})
+    # (a CommaDelimitedList; the evaluator keeps the parameter's text as it is)
+    evaluator = Evaluator(template, {"GatewayJwtDiscoveryUrl": url, "GatewayJwtAllowedClients": "client123"})
     gateway = evaluator.evaluate(template["Resources"]["Gateway"]["Properties"])
     # THEN the gateway accepts that issuer's tokens for that client
     assert gateway["AuthorizerType"] == "CUSTOM_JWT"
     assert gateway["AuthorizerConfiguration"] == {
-        "CustomJWTAuthorizer": {"DiscoveryUrl": url, "AllowedClients": ["client123"]}
+        "CustomJWTAuthorizer": {"DiscoveryUrl": url, "AllowedClients": "client123"}
     }
     assert re.fullmatch(template["Parameters"]["GatewayJwtDiscoveryUrl"]["AllowedPattern"], url)
 

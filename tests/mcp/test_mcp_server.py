@@ -86,7 +86,7 @@ def test_the_tool_list_is_the_generated_schema_and_every_tool_answers(tmp_path: 
     assert _requests_to_multimail(stderr_log) >= len(TOOLS)
 
 
-BAD_CALLS = [
+BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("sendEmail", {"to": ["not an address"], "subject": "Hi", "body": "Hello"}, "to"),
     ("sendEmail", {"to": ["ana@example.com"], "subject": "Hi\r\nBcc: eve@example.com", "body": "x"}, "subject"),
     ("listInbox", {"limit": "ten"}, "limit"),

@@ -64,14 +64,21 @@ def _lines(text: str) -> list[str]:
 
 def _payload_block(lines: list[str]) -> tuple[int, int, int]:
     """(index of the `Payload: |` line, end of its content lines, indentation of the key)."""
-    keys = [index for index, line in enumerate(lines) if _PAYLOAD_KEY.match(line.rstrip("\r"))]
+    return _key_block(
+        lines,
+        _PAYLOAD_KEY,
+        "`Payload: |` block",
+        "the action group's ApiSchema must carry the schema inline as a literal block",
+    )
+
+
+def _key_block(lines: list[str], key: re.Pattern[str], name: str, reason: str) -> tuple[int, int, int]:
+    """(index of the one line that matches `key`, end of the lines indented under it, the key's indentation)."""
+    keys = [index for index, line in enumerate(lines) if key.match(line.rstrip("\r"))]
     if len(keys) != 1:
-        raise TemplateFormatError(
-            f"expected exactly one `Payload: |` block in the template, found {len(keys)}: "
-            "the action group's ApiSchema must carry the schema inline as a literal block"
-        )
+        raise TemplateFormatError(f"expected exactly one {name} in the template, found {len(keys)}: {reason}")
     start = keys[0]
-    match = _PAYLOAD_KEY.match(lines[start].rstrip("\r"))
+    match = key.match(lines[start].rstrip("\r"))
     assert match is not None  # found by the same expression above
     indent = len(match.group("indent"))
     end = start + 1
@@ -150,24 +157,9 @@ def _cloudformation_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 def _tools_block(lines: list[str]) -> tuple[int, int, int]:
     """(index of the `InlinePayload:` line, end of its content lines, indentation of the key)."""
-    keys = [index for index, line in enumerate(lines) if _TOOLS_KEY.match(line.rstrip("\r"))]
-    if len(keys) != 1:
-        raise TemplateFormatError(
-            f"expected exactly one `InlinePayload:` key in the template, found {len(keys)}: "
-            "the gateway target's ToolSchema must carry the tools inline"
-        )
-    start = keys[0]
-    match = _TOOLS_KEY.match(lines[start].rstrip("\r"))
-    assert match is not None  # found by the same expression above
-    indent = len(match.group("indent"))
-    end = last_content = start
-    for end in range(start + 1, len(lines)):
-        line = lines[end].rstrip("\r")
-        if line.strip() and len(line) - len(line.lstrip(" ")) <= indent:
-            break
-        if line.strip():
-            last_content = end
-    return start, last_content + 1, indent
+    return _key_block(
+        lines, _TOOLS_KEY, "`InlinePayload:` key", "the gateway target's ToolSchema must carry the tools inline"
+    )
 
 
 def sync_template_tools(tools: list[dict[str, Any]], template_path: Path = DEFAULT_TEMPLATE) -> bool:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from devtools.lambda_context import LocalLambdaContext
 from devtools.mcp_server.invocation import (
@@ -224,3 +226,26 @@ def test_the_routes_read_from_the_code_match_the_committed_schema() -> None:
     # THEN they agree on every tool, method, path, argument location and type
     assert _tool_routes() == committed
     assert sorted(committed) == sorted(TOOLS)
+
+
+# -- anything a gateway could send: never a crash, always a well-formed result ---------------------
+
+ARGUMENT_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+TOOL_NAMES = st.sampled_from(TOOLS) | st.text(max_size=30)
+ARGUMENT_NAMES = st.sampled_from(["to", "subject", "body", "email_id", "mailbox_id", "limit", "cursor"]) | st.text(
+    max_size=12
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tool=TOOL_NAMES, arguments=st.dictionaries(ARGUMENT_NAMES, ARGUMENT_VALUES, max_size=5) | ARGUMENT_VALUES)
+def test_any_call_gets_a_well_formed_result(function_env: StandIn, tool: str, arguments: Any) -> None:
+    # GIVEN any tool name and any JSON value as the arguments WHEN the gateway calls the function
+    answer = as_answer(call_tool(tool, arguments))
+    # THEN the result is a JSON object below 25 KB with a status, an error code and a message on errors
+    if answer.status >= 400:
+        assert answer.body["error"] and answer.message

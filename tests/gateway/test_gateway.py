@@ -248,4 +248,5 @@ def test_any_call_gets_a_well_formed_result(function_env: StandIn, tool: str, ar
     answer = as_answer(call_tool(tool, arguments))
     # THEN the result is a JSON object below 25 KB with a status, an error code and a message on errors
     if answer.status >= 400:
-        assert answer.body["error"] and answer.message
+        assert answer.body["error"]
+        assert answer.message

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path("openapi/email_actions.json")
+TOOLS_PATH = Path("openapi/email_actions.tools.json")  # the AgentCore Gateway target's tool schema
 TITLE = "MultiMail email actions"
 DESCRIPTION = (
     "Email for a Bedrock Agent through MultiMail: read the inbox, read an email, send and reply (each "
@@ -73,16 +74,47 @@ def main(argv: list[str] | None = None) -> int:
         if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
             print(f"{SCHEMA_PATH} is out of date: run `make openapi` and commit the result.", file=sys.stderr)
             return 1
-        return 0
+        return check_tools(document)
     SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
     SCHEMA_PATH.write_text(text)
     print(f"wrote {SCHEMA_PATH}")
+    tools = write_tools(document)
     try:
-        from tools.template_schema import sync_template
+        from tools.template_schema import sync_template, sync_template_tools
     except ImportError:  # the SAM template tooling is optional for schema generation
         return 0
     if sync_template(document):
         print("updated the inline schema in template.yaml")
+    if sync_template_tools(tools):
+        print("updated the gateway target's inline tools in template.yaml")
+    return 0
+
+
+# -- the AgentCore Gateway target's tools: the same operations, as MCP tool definitions ------------
+
+
+def generate_tools(document: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One tool per operation of the generated schema, named by its operationId."""
+    from email_actions.gateway import tool_definitions
+
+    return tool_definitions(document if document is not None else generate())
+
+
+def render_tools(tools: list[dict[str, Any]]) -> str:
+    return json.dumps(tools, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_tools(document: dict[str, Any]) -> list[dict[str, Any]]:
+    tools = generate_tools(document)
+    TOOLS_PATH.write_text(render_tools(tools))
+    print(f"wrote {TOOLS_PATH}")
+    return tools
+
+
+def check_tools(document: dict[str, Any]) -> int:
+    if not TOOLS_PATH.exists() or TOOLS_PATH.read_text() != render_tools(generate_tools(document)):
+        print(f"{TOOLS_PATH} is out of date: run `make openapi` and commit the result.", file=sys.stderr)
+        return 1
     return 0
 
 

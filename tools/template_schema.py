@@ -51,7 +51,7 @@ class TemplateFormatError(ValueError):
 # ------------------------------------------------------------------ the inline OpenAPI payload
 
 
-def format_payload(schema: Mapping[str, Any]) -> str:
+def format_payload(schema: object) -> str:
     """The schema as deterministic, human-readable JSON that is safe inside a YAML block scalar."""
     text = json.dumps(schema, indent=2, ensure_ascii=False)
     return _YAML_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
@@ -64,14 +64,21 @@ def _lines(text: str) -> list[str]:
 
 def _payload_block(lines: list[str]) -> tuple[int, int, int]:
     """(index of the `Payload: |` line, end of its content lines, indentation of the key)."""
-    keys = [index for index, line in enumerate(lines) if _PAYLOAD_KEY.match(line.rstrip("\r"))]
+    return _key_block(
+        lines,
+        _PAYLOAD_KEY,
+        "`Payload: |` block",
+        "the action group's ApiSchema must carry the schema inline as a literal block",
+    )
+
+
+def _key_block(lines: list[str], key: re.Pattern[str], name: str, reason: str) -> tuple[int, int, int]:
+    """(index of the one line that matches `key`, end of the lines indented under it, the key's indentation)."""
+    keys = [index for index, line in enumerate(lines) if key.match(line.rstrip("\r"))]
     if len(keys) != 1:
-        raise TemplateFormatError(
-            f"expected exactly one `Payload: |` block in the template, found {len(keys)}: "
-            "the action group's ApiSchema must carry the schema inline as a literal block"
-        )
+        raise TemplateFormatError(f"expected exactly one {name} in the template, found {len(keys)}: {reason}")
     start = keys[0]
-    match = _PAYLOAD_KEY.match(lines[start].rstrip("\r"))
+    match = key.match(lines[start].rstrip("\r"))
     assert match is not None  # found by the same expression above
     indent = len(match.group("indent"))
     end = start + 1
@@ -116,6 +123,67 @@ def sync_template(schema: dict[str, Any], template_path: Path = DEFAULT_TEMPLATE
         return False
     template_path.write_text(updated, encoding="utf-8")
     return True
+
+
+# ------------------------------------------------------------------ the gateway target's inline tools
+
+_TOOLS_KEY = re.compile(r"^(?P<indent> *)InlinePayload: *$")
+_SCHEMA_KEYS = {"type": "Type", "description": "Description", "items": "Items", "required": "Required"}
+
+
+def cloudformation_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The MCP tool definitions (openapi/email_actions.tools.json) in CloudFormation's spelling."""
+    return [
+        {
+            "Name": tool["name"],
+            "Description": tool["description"],
+            "InputSchema": _cloudformation_schema(tool["inputSchema"]),
+        }
+        for tool in tools
+    ]
+
+
+def _cloudformation_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties":  # a map of field names, which keep their spelling
+            converted["Properties"] = {name: _cloudformation_schema(field) for name, field in value.items()}
+        elif key == "items":
+            converted["Items"] = _cloudformation_schema(value)
+        else:
+            converted[_SCHEMA_KEYS[key]] = value
+    return converted
+
+
+def _tools_block(lines: list[str]) -> tuple[int, int, int]:
+    """(index of the `InlinePayload:` line, end of its content lines, indentation of the key)."""
+    return _key_block(
+        lines, _TOOLS_KEY, "`InlinePayload:` key", "the gateway target's ToolSchema must carry the tools inline"
+    )
+
+
+def sync_template_tools(tools: list[dict[str, Any]], template_path: Path = DEFAULT_TEMPLATE) -> bool:
+    """Write the tools into the gateway target's `InlinePayload` (as JSON, which YAML reads); True on change."""
+    original = template_path.read_text(encoding="utf-8")
+    lines = _lines(original)
+    start, end, indent = _tools_block(lines)
+    pad = " " * (indent + 2)
+    lines[start + 1 : end] = [f"{pad}{line}" for line in format_payload(cloudformation_tools(tools)).split("\n")]
+    updated = "\n".join(lines)
+    if updated == original:
+        return False
+    template_path.write_text(updated, encoding="utf-8")
+    return True
+
+
+def read_template_tools(template_path: Path = DEFAULT_TEMPLATE) -> list[dict[str, Any]]:
+    """The tools that the template's gateway target carries inline (CloudFormation spelling)."""
+    template = parse_template(template_path.read_text(encoding="utf-8"))
+    _, target = resource_of_type(template, "AWS::BedrockAgentCore::GatewayTarget")
+    payload = target["Properties"]["TargetConfiguration"]["Mcp"]["Lambda"]["ToolSchema"]["InlinePayload"]
+    if not isinstance(payload, list):
+        raise TemplateFormatError("the gateway target's InlinePayload is not a list of tools")
+    return payload
 
 
 # ------------------------------------------------------------------ fingerprints

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from email_actions import gateway
 from email_actions.email_service import Caller, EmailService
 from email_actions.errors import EmailActionError, UpstreamError
 from email_actions.idempotency import DynamoDBOnceGuard
@@ -306,6 +307,19 @@ _ACTIONS = [
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """Bedrock Agent events, and AgentCore Gateway tool calls (told apart by the client context)."""
+    custom = gateway.client_context_custom(context)
+    if custom is not None:
+        return gateway.answer_tool_call(event, custom, _tool_routes(), lambda bedrock: _answer(bedrock, context))
+    return _answer(event, context)
+
+
+@cache
+def _tool_routes() -> dict[str, gateway.Route]:
+    return gateway.routes_from_openapi(json.loads(app.get_openapi_json_schema()))
+
+
+def _answer(event: Any, context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     prepared, problem = _prepare(event)
     agent = prepared.get("agent")

@@ -19,7 +19,12 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "openapi" / "email_actions.json").read_text())
-FIXTURES = {path.stem: json.loads(path.read_text()) for path in sorted((ROOT / "events").glob("*.json"))}
+# Bedrock Agent events only: events/gateway_*.json are AgentCore Gateway invocations (tests/gateway/).
+FIXTURES = {
+    path.stem: json.loads(path.read_text())
+    for path in sorted((ROOT / "events").glob("*.json"))
+    if not path.stem.startswith("gateway_")
+}
 GOOD_FIXTURES = sorted(name for name in FIXTURES if not name.startswith("bad_"))
 BREAKERS = ("\r", "\n", "\r\n", "\x00")
 

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from tests.infrastructure.conftest import REPO_ROOT, TEMPLATE_PATH
-from tests.infrastructure.intrinsics import Evaluator
+from tests.infrastructure.intrinsics import NO_VALUE, Evaluator
 from tools.template_schema import (
     expected_fingerprints,
     read_template_payload,
@@ -41,6 +41,10 @@ ALLOWED_WILDCARDS: dict[tuple[str, str], str] = {
         "sts:AssumeRole",
         "aws:SourceArn=arn:aws:bedrock:us-east-1:123456789012:agent/*",
     ): "the agent needs its role before it exists, so the trust names this account's agents, not one",
+    (
+        "sts:AssumeRole",
+        "aws:SourceArn=arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/*",
+    ): "the gateway needs its role before it exists, so the trust names this account's gateways, not one",
 }
 
 
@@ -482,23 +486,95 @@ def test_the_function_may_use_only_its_own_table(template: dict[str, Any]) -> No
     ]
 
 
-# ------------------------------------------------------------------ accounts without Agents Classic
+# ------------------------------------------------------------------ which path: AgentCore Gateway, Agents Classic, both
 
 AGENT_RESOURCES = {"AgentRole", "Agent", "AgentAlias", "BedrockInvokePermission"}
+GATEWAY_RESOURCES = {"GatewayRole", "Gateway", "GatewayTarget"}
 
 
-def test_the_agent_can_be_left_out_and_nothing_else_depends_on_it(template: dict[str, Any]) -> None:
-    # GIVEN the switch for accounts that cannot create Agents Classic agents
-    assert Evaluator(template, {}).condition("CreateAgent") is True
-    assert Evaluator(template, {"CreateBedrockAgent": "false"}).condition("CreateAgent") is False
-    # THEN exactly the agent's own resources and outputs are conditional on it
+@pytest.mark.parametrize(
+    ("path", "agent", "gateway"),
+    [(None, False, True), ("agentcore-gateway", False, True), ("agents-classic", True, False), ("both", True, True)],
+)
+def test_the_path_parameter_chooses_what_deploys(
+    template: dict[str, Any], path: str | None, agent: bool, gateway: bool
+) -> None:
+    # GIVEN the AgentPath parameter (None: its default, which must work in an account created today)
+    evaluator = Evaluator(template, {} if path is None else {"AgentPath": path})
+    # THEN the agent and the gateway deploy as chosen
+    assert evaluator.condition("CreateAgent") is agent
+    assert evaluator.condition("CreateGateway") is gateway
+
+
+@pytest.mark.parametrize(("condition", "own"), [("CreateAgent", AGENT_RESOURCES), ("CreateGateway", GATEWAY_RESOURCES)])
+def test_each_path_can_be_left_out_and_nothing_else_depends_on_it(
+    template: dict[str, Any], condition: str, own: set[str]
+) -> None:
+    # GIVEN the resources of one path
     resources = template["Resources"]
-    assert {name for name, res in resources.items() if res.get("Condition") == "CreateAgent"} == AGENT_RESOURCES
-    # AND nothing that stays refers to them, so the stack still deploys function, secret, table, guardrail
-    staying = {name: res for name, res in resources.items() if name not in AGENT_RESOURCES}
-    staying_outputs = {name: out for name, out in template["Outputs"].items() if out.get("Condition") != "CreateAgent"}
+    # THEN exactly they (and their outputs) are conditional on the path's condition
+    assert {name for name, res in resources.items() if res.get("Condition") == condition} == own
+    # AND nothing that stays refers to them, so the stack deploys without them
+    staying = {name: res for name, res in resources.items() if name not in own}
+    staying_outputs = {name: out for name, out in template["Outputs"].items() if out.get("Condition") != condition}
     text = json.dumps([staying, staying_outputs])
-    for name in AGENT_RESOURCES:
+    for name in own:
         assert f'"{name}"' not in text
         assert f'"{name}.' not in text
         assert "${" + name not in text
+
+
+def test_the_gateway_serves_the_function_over_mcp_with_iam_by_default(template: dict[str, Any]) -> None:
+    # GIVEN the gateway and its target, with the default parameters
+    evaluator = Evaluator(template, {})
+    gateway = evaluator.evaluate(template["Resources"]["Gateway"]["Properties"])
+    target = evaluator.evaluate(template["Resources"]["GatewayTarget"]["Properties"])
+    # THEN callers sign with AWS credentials, and the protocol is MCP
+    assert gateway["ProtocolType"] == "MCP"
+    assert gateway["AuthorizerType"] == "AWS_IAM"
+    assert gateway["AuthorizerConfiguration"] is NO_VALUE  # left out
+    assert "ExceptionLevel" not in gateway  # DEBUG would show internal errors to callers
+    # AND the target is the function, invoked with the gateway's role
+    assert target["TargetConfiguration"]["Mcp"]["Lambda"]["LambdaArn"] == "<EmailActionsFunction.Arn>"
+    assert target["CredentialProviderConfigurations"] == [{"CredentialProviderType": "GATEWAY_IAM_ROLE"}]
+    assert target["GatewayIdentifier"] == "<Gateway.GatewayIdentifier>"
+    # AND its URL is an output
+    assert template["Outputs"]["GatewayUrl"]["Value"] == {"Fn::GetAtt": ["Gateway", "GatewayUrl"]}
+
+
+def test_a_jwt_issuer_switches_the_gateway_to_custom_jwt(template: dict[str, Any]) -> None:
+    # GIVEN a Cognito user pool's discovery URL and app client
+    url = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc123/.well-known/openid-configuration"
+    # (a CommaDelimitedList; the evaluator keeps the parameter's text as it is)
+    evaluator = Evaluator(template, {"GatewayJwtDiscoveryUrl": url, "GatewayJwtAllowedClients": "client123"})
+    gateway = evaluator.evaluate(template["Resources"]["Gateway"]["Properties"])
+    # THEN the gateway accepts that issuer's tokens for that client
+    assert gateway["AuthorizerType"] == "CUSTOM_JWT"
+    assert gateway["AuthorizerConfiguration"] == {
+        "CustomJWTAuthorizer": {"DiscoveryUrl": url, "AllowedClients": "client123"}
+    }
+    assert re.fullmatch(template["Parameters"]["GatewayJwtDiscoveryUrl"]["AllowedPattern"], url)
+
+
+def test_the_gateway_may_invoke_only_this_function_in_this_account(template: dict[str, Any]) -> None:
+    # GIVEN the gateway role's permissions and trust
+    evaluator = Evaluator(template, {})
+    statements = [s for role, s in policy_statements(template["Resources"], evaluator) if role == "GatewayRole"]
+    trust = evaluator.evaluate(template["Resources"]["GatewayRole"]["Properties"]["AssumeRolePolicyDocument"])
+    # THEN it may invoke the email function, only in this account, and nothing else
+    assert statements == [
+        {
+            "Sid": "InvokeEmailActions",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": "<EmailActionsFunction.Arn>",
+            "Condition": {"StringEquals": {"aws:ResourceAccount": "123456789012"}},
+        }
+    ]
+    # AND only AgentCore gateways of this account and Region may assume it
+    [trusted] = trust["Statement"]
+    assert trusted["Principal"] == {"Service": "bedrock-agentcore.amazonaws.com"}
+    assert trusted["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert trusted["Condition"]["ArnLike"] == {
+        "aws:SourceArn": "arn:aws:bedrock-agentcore:us-east-1:123456789012:gateway/*"
+    }

@@ -155,3 +155,111 @@ def test_a_template_without_the_expected_shape_is_refused(tmp_path: Path, text: 
     with pytest.raises(TemplateFormatError, match=complaint):
         sync_template(SCHEMA, path)
     assert path.read_text(encoding="utf-8") == text
+
+
+# ------------------------------------------------------------------ the gateway target's tools
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOOLS_PATH = REPO_ROOT / "openapi" / "email_actions.tools.json"
+SCHEMA_DEFINITION_KEYS = {"type", "description", "items", "properties", "required"}  # AgentCore's SchemaDefinition
+
+TOOLS_TEMPLATE = """\
+Resources:
+  GatewayTarget:
+    Type: AWS::BedrockAgentCore::GatewayTarget
+    Properties:
+      GatewayIdentifier: !GetAtt Gateway.GatewayIdentifier  # a comment that must survive
+      TargetConfiguration:
+        Mcp:
+          Lambda:
+            LambdaArn: !GetAtt EmailActionsFunction.Arn
+            ToolSchema:
+              InlinePayload:
+                []
+      Name: after-the-block
+"""
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "name": "sendEmail",
+        "description": 'Send\u2028now, "quoted": yes',
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "to": {"type": "array", "description": "Recipients.", "items": {"type": "string"}},
+                "type": {"type": "string", "description": "a field whose name is a schema keyword"},
+            },
+            "required": ["to"],
+        },
+    }
+]
+
+
+def _definition_keys(schema: dict[str, Any]) -> set[str]:
+    keys = set(schema)
+    for field in schema.get("properties", {}).values():
+        keys |= _definition_keys(field)
+    if "items" in schema:
+        keys |= _definition_keys(schema["items"])
+    return keys
+
+
+def test_the_tools_file_is_what_the_code_generates() -> None:
+    from tools.openapi import generate_tools, render_tools
+
+    # GIVEN the tools generated from the handler code WHEN compared with openapi/email_actions.tools.json
+    # THEN they are the same: `make openapi` was run after the last change of a route or model
+    assert TOOLS_PATH.read_text(encoding="utf-8") == render_tools(generate_tools()), "run `make openapi`"
+
+
+def test_the_template_carries_the_tools_file() -> None:
+    from tools.template_schema import cloudformation_tools, read_template_tools
+
+    # GIVEN the committed tools WHEN the template's gateway target is read
+    tools = json.loads(TOOLS_PATH.read_text(encoding="utf-8"))
+    # THEN its inline payload is the same tools, in CloudFormation's spelling
+    assert read_template_tools(REPO_ROOT / "template.yaml") == cloudformation_tools(tools), "run `make openapi`"
+
+
+def test_the_tools_are_the_action_groups_operations_in_what_agentcore_accepts() -> None:
+    # GIVEN the tools and the OpenAPI schema of the action group
+    tools = json.loads(TOOLS_PATH.read_text(encoding="utf-8"))
+    openapi = json.loads((REPO_ROOT / "openapi" / "email_actions.json").read_text(encoding="utf-8"))
+    operations = [op for item in openapi["paths"].values() for op in item.values()]
+    # THEN there is one tool per operation, named by its operationId, with its description
+    assert [tool["name"] for tool in tools] == [op["operationId"] for op in operations]
+    for tool, operation in zip(tools, operations, strict=True):
+        assert operation["description"] in tool["description"]
+        # AND each input schema is an object that uses only what AgentCore's SchemaDefinition holds
+        assert tool["inputSchema"]["type"] == "object"
+        assert _definition_keys(tool["inputSchema"]) <= SCHEMA_DEFINITION_KEYS
+        assert set(tool["inputSchema"].get("required", [])) <= set(tool["inputSchema"]["properties"])
+
+
+def test_sync_writes_the_tools_where_cloudformation_reads_them(tmp_path: Path) -> None:
+    from tools.template_schema import cloudformation_tools, read_template_tools, sync_template_tools
+
+    # GIVEN a template with an empty inline payload
+    path = tmp_path / "template.yaml"
+    path.write_text(TOOLS_TEMPLATE, encoding="utf-8")
+    # WHEN the tools are synced, twice
+    assert sync_template_tools(TOOLS, path) is True
+    assert sync_template_tools(TOOLS, path) is False
+    # THEN CloudFormation reads them back, with field names kept and schema keys in its spelling
+    [tool] = read_template_tools(path)
+    assert tool == cloudformation_tools(TOOLS)[0]
+    assert set(tool["InputSchema"]["Properties"]) == {"to", "type"}
+    assert tool["InputSchema"]["Properties"]["to"]["Items"] == {"Type": "string"}
+    # AND the rest of the template is as it was written
+    text = path.read_text(encoding="utf-8")
+    assert "# a comment that must survive" in text
+    assert parse_template(text)["Resources"]["GatewayTarget"]["Properties"]["Name"] == "after-the-block"
+
+
+def test_a_template_without_one_inline_payload_is_refused(tmp_path: Path) -> None:
+    from tools.template_schema import sync_template_tools
+
+    path = tmp_path / "template.yaml"
+    path.write_text(TOOLS_TEMPLATE.replace("InlinePayload:", "S3:"), encoding="utf-8")
+    with pytest.raises(TemplateFormatError, match="InlinePayload"):
+        sync_template_tools(TOOLS, path)

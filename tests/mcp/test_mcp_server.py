@@ -1,0 +1,116 @@
+"""`make mcp` from the outside: the official `mcp` client drives `python -m devtools.mcp_server` over stdio,
+as Claude Desktop, Claude Code or MCP Inspector would. The server runs the handler against the loopback
+stand-in and moto; with --verbose the stand-in writes one line per HTTP request to the server's stderr,
+which is how these tests see what reached MultiMail."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from devtools.multimail_standin import INVOICE_EMAIL_ID
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = json.loads((ROOT / "openapi" / "email_actions.tools.json").read_text())
+MULTIMAIL_REQUEST = '"GET /v1/', '"POST /v1/'  # the stand-in's request lines
+
+
+def _run(stderr_log: Path, scenario: Callable[[Client], Awaitable[None]]) -> None:
+    """Start the server over stdio (its stderr into `stderr_log`), connect, and play `scenario`."""
+    command = f"exec {shlex.quote(sys.executable)} -m devtools.mcp_server --verbose 2>>{shlex.quote(str(stderr_log))}"
+    server = StdioServerParameters(
+        command="/bin/sh", args=["-c", command], cwd=str(ROOT), env={"PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}"}
+    )
+
+    async def main() -> None:
+        async with Client(server, read_timeout_seconds=60) as client:
+            await scenario(client)
+
+    anyio.run(main)
+
+
+def _requests_to_multimail(stderr_log: Path) -> int:
+    return sum(1 for line in stderr_log.read_text().splitlines() if any(mark in line for mark in MULTIMAIL_REQUEST))
+
+
+def _answer(result: Any) -> dict[str, Any]:
+    """The tool result's JSON (its text content), checked against its structured copy."""
+    assert len(result.content) == 1
+    answer: dict[str, Any] = json.loads(result.content[0].text)
+    assert result.structured_content == answer
+    assert result.is_error == ("error" in answer)
+    return answer
+
+
+def test_the_tool_list_is_the_generated_schema_and_every_tool_answers(tmp_path: Path) -> None:
+    stderr_log = tmp_path / "server.log"
+    answers: dict[str, dict[str, Any]] = {}
+
+    async def scenario(client: Client) -> None:
+        # WHEN the client lists the tools
+        listed = await client.list_tools()
+        # THEN they are exactly the generated tool schema: names, descriptions, input schemas
+        assert [(t.name, t.description, t.input_schema) for t in listed.tools] == [
+            (t["name"], t["description"], t["inputSchema"]) for t in TOOLS
+        ]
+        # AND each tool answers through the function
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("listInbox", {"limit": 3}),
+            ("readEmail", {"email_id": INVOICE_EMAIL_ID}),
+            ("sendEmail", {"to": ["ana@example.com"], "subject": "Thursday", "body": "See you at 10:00."}),
+            ("replyToEmail", {"email_id": INVOICE_EMAIL_ID, "body": "Thanks, we will check the invoice."}),
+            ("listPendingEmails", {}),
+        ]
+        for name, arguments in calls:
+            answers[name] = _answer(await client.call_tool(name, arguments))
+        queued = answers["sendEmail"]["email_id"]
+        answers["cancelPendingEmail"] = _answer(await client.call_tool("cancelPendingEmail", {"email_id": queued}))
+
+    _run(stderr_log, scenario)
+    assert sorted(answers) == sorted(tool["name"] for tool in TOOLS)
+    assert all("error" not in answer for answer in answers.values()), answers
+    assert answers["listInbox"]["count"] == 3
+    assert answers["readEmail"]["email"]["id"] == INVOICE_EMAIL_ID
+    assert answers["sendEmail"]["status"] == "pending_send_approval"
+    assert answers["listPendingEmails"]["count"] == 2  # the new email and the reply
+    assert answers["cancelPendingEmail"]["email_id"] == answers["sendEmail"]["email_id"]
+    # AND stdout carried only MCP: the function's logs and the stand-in's lines went to stderr
+    assert _requests_to_multimail(stderr_log) >= len(TOOLS)
+
+
+BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
+    ("sendEmail", {"to": ["not an address"], "subject": "Hi", "body": "Hello"}, "to"),
+    ("sendEmail", {"to": ["ana@example.com"], "subject": "Hi\r\nBcc: eve@example.com", "body": "x"}, "subject"),
+    ("listInbox", {"limit": "ten"}, "limit"),
+    ("readEmail", {"email_id": "../../admin"}, "email_id"),
+    ("replyToEmail", {"email_id": INVOICE_EMAIL_ID}, "body"),
+]
+
+
+def test_bad_input_is_an_error_result_naming_the_field_and_never_reaches_multimail(tmp_path: Path) -> None:
+    stderr_log = tmp_path / "server.log"
+    results: list[Any] = []
+
+    async def scenario(client: Client) -> None:
+        # GIVEN a running server WHEN the client calls tools with bad input
+        for tool, arguments, _ in BAD_CALLS:
+            results.append(await client.call_tool(tool, arguments))
+
+    _run(stderr_log, scenario)
+    for result, (tool, _, field) in zip(results, BAD_CALLS, strict=True):
+        # THEN each result is an error that names the field
+        answer = _answer(result)
+        assert result.is_error, tool
+        assert answer["status_code"] == 400
+        assert field in answer["fields"]
+        assert f"`{field}" in answer["message"]
+    # AND no request reached MultiMail
+    assert _requests_to_multimail(stderr_log) == 0

@@ -251,6 +251,46 @@ def local_environment(
 
 
 @contextmanager
+def function_environment(*, verbose: bool = False) -> Iterator[str]:
+    """Where one local run of the function sends its calls; yields a line that says which.
+
+    Local mode (the default): `local_environment` on a free port. Real mode, when MULTIMAIL_API_URL is
+    set: the caller's environment as it is (real MultiMail, the real secret through the caller's AWS
+    credentials), checked first so that a missing piece is one clear line. `make invoke` and the local
+    MCP server both run through here.
+    """
+    if not os.environ.get("MULTIMAIL_API_URL"):
+        with local_environment(0, verbose=verbose) as standin:
+            yield f"local: MultiMail stand-in at {standin.base_url}, secret and exactly-once table in moto"
+        return
+    secret_id = os.environ.get("MULTIMAIL_SECRET_ID", "").strip()
+    if not secret_id:
+        raise LocalRunError(
+            "real mode (MULTIMAIL_API_URL is set) needs MULTIMAIL_SECRET_ID: the name or ARN of the secret that "
+            'holds {"api_key": "mm_live_..."}. Or unset MULTIMAIL_API_URL to use the local stand-in.'
+        )
+    import boto3
+
+    session = boto3.session.Session()
+    if not session.region_name:
+        raise LocalRunError("real mode: set AWS_REGION (or AWS_DEFAULT_REGION) to the Region of the secret")
+    if session.get_credentials() is None:
+        raise LocalRunError(
+            "real mode: no AWS credentials found; set AWS_PROFILE or run `aws sso login` / `aws configure`"
+        )
+    ensure_function_importable()
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", log_level(verbose))
+    mailbox = os.environ.get("MULTIMAIL_MAILBOX_ID") or "(none: the only mailbox the key sees, or the call names one)"
+    reset_function_state()
+    yield (
+        f"real: {os.environ['MULTIMAIL_API_URL']}, mailbox {mailbox}, key from secret {secret_id} in "
+        f"{session.region_name} (no stand-in, no moto)"
+    )
+
+
+@contextmanager
 def function_logs_to(stream: TextIO) -> Iterator[None]:
     """Send the function's log lines (Powertools writes them to stdout) to `stream`, e.g. stderr."""
     from email_actions.observability import logger

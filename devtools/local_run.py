@@ -47,14 +47,13 @@ from devtools.local_env import (
     IDEMPOTENCY_TABLE,
     REGION,
     SECRET_NAME,
-    SERVICE_NAME,
     LocalRunError,
     PortBusyError,
     create_idempotency_table,
     free_port,
+    function_environment,
     function_logs_to,
     local_environment,
-    log_level,
     reset_function_state,
 )
 from devtools.transcript import Style, Transcript, cut
@@ -100,52 +99,30 @@ __all__ = [
 
 
 def invoke(out: TextIO, event_path: str, *, verbose: bool = False) -> dict[str, Any]:
-    """Run one event through the handler and print the Bedrock response (real mode if MULTIMAIL_API_URL is set)."""
+    """Run one fixture through the handler and print what it returns (real mode if MULTIMAIL_API_URL is set).
+
+    A Bedrock Agent event prints the Bedrock response and its parsed body; a gateway fixture
+    (events/gateway_*.json: the client context and the arguments) prints the tool's result.
+    """
+    from devtools.mcp_server.invocation import invoke_gateway_fixture, is_gateway_fixture
+
     path = _event_path(event_path)
     try:
         event = read_event(path)
     except ValueError as error:
         raise LocalRunError(f"{path} is not valid JSON ({error}); the fixtures in events/ show the shape") from None
-    if os.environ.get("MULTIMAIL_API_URL"):
-        response = _invoke_real(path, event, verbose=verbose)
-    else:
-        progress(f"running {_shown(path)} through {HANDLER}: stand-in on a free port, secret in moto")
-        with local_environment(0, verbose=verbose), function_logs_to(sys.stderr):
-            response = call_handler(event)
+    with function_environment(verbose=verbose) as where, function_logs_to(sys.stderr):
+        progress(f"running {_shown(path)} through {HANDLER} ({where})")
+        if is_gateway_fixture(event):
+            result = invoke_gateway_fixture(event)
+            print(json.dumps(result, indent=2, ensure_ascii=False), file=out, flush=True)
+            return result
+        response = call_handler(event)
     status, body = response_body(response)
     print(json.dumps(response, indent=2, ensure_ascii=False), file=out)
     print(f"\nresponseBody body, parsed (HTTP {status}):", file=out)
     print(json.dumps(body, indent=2, ensure_ascii=False), file=out, flush=True)
     return response
-
-
-def _invoke_real(path: Path, event: dict[str, Any], *, verbose: bool) -> dict[str, Any]:
-    secret_id = os.environ.get("MULTIMAIL_SECRET_ID", "").strip()
-    if not secret_id:
-        raise LocalRunError(
-            "real mode (MULTIMAIL_API_URL is set) needs MULTIMAIL_SECRET_ID: the name or ARN of the secret that "
-            'holds {"api_key": "mm_live_..."}. Or unset MULTIMAIL_API_URL to use the local stand-in.'
-        )
-    import boto3
-
-    session = boto3.session.Session()
-    if not session.region_name:
-        raise LocalRunError("real mode: set AWS_REGION (or AWS_DEFAULT_REGION) to the Region of the secret")
-    if session.get_credentials() is None:
-        raise LocalRunError(
-            "real mode: no AWS credentials found; set AWS_PROFILE or run `aws sso login` / `aws configure`"
-        )
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", SERVICE_NAME)
-    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", log_level(verbose))
-    mailbox = os.environ.get("MULTIMAIL_MAILBOX_ID") or "(none: the event must name one)"
-    progress(
-        f"real mode: running {_shown(path)} against {os.environ['MULTIMAIL_API_URL']}, mailbox {mailbox}, "
-        f"key from secret {secret_id} in {session.region_name} (no stand-in, no moto)"
-    )
-    reset_function_state()
-    with function_logs_to(sys.stderr):
-        return call_handler(event)
 
 
 def _event_path(value: str) -> Path:

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ import anyio
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 
+from devtools.local_env import LocalRunError, function_environment, function_logs_to
 from devtools.mcp_server.invocation import call_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,10 +40,6 @@ INSTRUCTIONS = (
 )
 
 log = logging.getLogger("devtools.mcp_server")
-
-
-class SetupError(Exception):
-    """A problem the user can fix before the server starts; the message says how."""
 
 
 def load_tools(path: Path = TOOLS_PATH) -> list[dict[str, Any]]:
@@ -86,34 +80,6 @@ def build_server(definitions: list[dict[str, Any]]) -> Server[Any]:
     return Server(SERVER_NAME, instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call)
 
 
-@contextmanager
-def function_environment(*, verbose: bool = False) -> Iterator[str]:
-    """Where the tool calls go: the stand-in and moto by default, real MultiMail with MULTIMAIL_API_URL.
-
-    The one place that uses devtools.local_run; yields a line that says which mode runs.
-    """
-    from devtools.local_run import function_logs_to, local_environment, reset_function_state
-
-    with function_logs_to(sys.stderr):
-        if not os.environ.get("MULTIMAIL_API_URL"):
-            with local_environment(0, verbose=verbose) as standin:
-                yield f"local: MultiMail stand-in at {standin.base_url}, secret and exactly-once table in moto"
-            return
-        secret_id = os.environ.get("MULTIMAIL_SECRET_ID", "").strip()
-        if not secret_id:
-            raise SetupError(
-                "real mode (MULTIMAIL_API_URL is set) needs MULTIMAIL_SECRET_ID: the name or ARN of the secret that "
-                'holds {"api_key": "mm_live_..."}. Or unset MULTIMAIL_API_URL to use the local stand-in.'
-            )
-        if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-            raise SetupError("real mode: set AWS_REGION (or AWS_DEFAULT_REGION) to the Region of the secret")
-        os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "email-actions")
-        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO" if verbose else "WARNING")
-        reset_function_state()
-        yield f"real: {os.environ['MULTIMAIL_API_URL']}, key from secret {secret_id}"
-
-
 async def serve_stdio(server: Server[Any]) -> None:
     from mcp.server.stdio import stdio_server
 
@@ -142,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         definitions = load_tools()
         server = build_server(definitions)
-        with function_environment(verbose=args.verbose) as mode:
+        with function_environment(verbose=args.verbose) as mode, function_logs_to(sys.stderr):
             log.info("%d tools; %s", len(definitions), mode)
             if args.http:
                 serve_http(server, args.http)
             else:
                 anyio.run(serve_stdio, server)
-    except SetupError as error:
+    except LocalRunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

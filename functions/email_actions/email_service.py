@@ -228,9 +228,7 @@ class EmailService:
             accepted = self._api.reply(mailbox_id, request.email_id, {**payload, "idempotency_key": key})
             what = f"The reply to the sender of email {request.email_id}"
             if request.cc:
-                what += (
-                    f" (cc {', '.join(request.cc)})" if len(request.cc) <= 5 else f" (cc {len(request.cc)} addresses)"
-                )
+                what += f" ({_recipient_words({'cc': list(request.cc)})})"
             answer = _accepted_answer(what, accepted, mailbox_id, recipients)
             answer["in_reply_to"] = request.email_id
             return answer
@@ -397,10 +395,10 @@ def _accepted_answer(
 
 
 def _recipient_words(recipients: Mapping[str, list[str]]) -> str:
-    """'to a@x; cc b@y' for a few addresses; a count when there are many (the list is in `recipients`)."""
-    count = sum(len(addresses) for addresses in recipients.values())
-    if count > 5:
-        return f"to {count} addresses (listed under recipients)"
+    """'to a@x; cc b@y' for a few addresses; counts when there are many (the list is in `recipients`)."""
+    if sum(len(addresses) for addresses in recipients.values()) > 5:
+        counts = "; ".join(f"{field} {len(addresses)} address(es)" for field, addresses in recipients.items())
+        return f"{counts} (listed under recipients)"
     return "; ".join(f"{field} {', '.join(addresses)}" for field, addresses in recipients.items())
 
 

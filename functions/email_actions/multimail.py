@@ -371,14 +371,15 @@ _ERRORS: dict[int, _Meaning] = {
 
 _NOT_SENT_400 = (
     "MultiMail refused {what}: it failed MultiMail's validation or its content filter stopped it. Nothing "
-    "was sent. MultiMail's reason is in untrusted.multimail_error. Tell the user what was refused, change "
-    "what the reason points at (an address, the subject or the wording), confirm the new draft with the user, "
-    "then call again once."
+    "was sent. MultiMail's reason, when it gives one, is in untrusted.multimail_error. Tell the user what was "
+    "refused, change what the reason points at (an address, the subject or the wording), confirm the new "
+    "draft with the user, then call again once."
 )
 _READ_ONLY_403 = (
     "MultiMail refused to send from this mailbox: it is in read_only oversight mode, so the agent may read "
     "but not send. Nothing was sent. Tell the user that a human must change the mailbox's oversight mode in "
-    "MultiMail (the agent cannot); do not try again until they have."
+    "MultiMail (the agent cannot); do not try again until they have. (If the mailbox is not read_only, the "
+    "function's API key lacks the 'send' scope and an operator must fix the key.)"
 )
 _SEND_ERRORS: dict[int, _Meaning] = {
     400: (RejectedByMultiMailError, _NOT_SENT_400.format(what="this email")),

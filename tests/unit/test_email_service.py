@@ -10,6 +10,7 @@ import pytest
 
 from email_actions.email_service import LIST_STATUSES, SCAN_SWEEP, DefaultMailbox, EmailService
 from email_actions.errors import MailboxRequiredError
+from email_actions.models import SendEmailRequest
 
 
 @dataclass
@@ -22,7 +23,8 @@ class FakeMailApi:
     calls: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
 
     def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        raise AssertionError("not used here")
+        self.calls.append(("send", mailbox_id, dict(payload)))
+        return {"id": "em_new", "status": "pending_scan", "thread_id": "th_new"}
 
     def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         raise AssertionError("not used here")
@@ -181,3 +183,15 @@ def test_the_inbox_filter_values_are_exactly_multimails() -> None:
         "unread", "read", "archived", "deleted", "pending_send_approval", "pending_inbound_approval",
         "rejected", "cancelled", "send_failed", "scheduled", "spam_flagged", "spam_quarantined",
     }  # fmt: skip
+
+
+def test_a_send_to_many_names_them_in_recipients_and_counts_them_in_the_message() -> None:
+    # GIVEN a send to seven people and one copy
+    to = [f"p{n}@example.com" for n in range(7)]
+    request = SendEmailRequest(to=to, cc=["boss@example.com"], subject="Minutes", body="See below.")
+    # WHEN MultiMail accepts it (202 pending_scan)
+    answer = EmailService(FakeMailApi(), "mbx").send(request)
+    # THEN every address is in `recipients`, and the message stays short
+    assert answer["recipients"] == {"to": to, "cc": ["boss@example.com"]}
+    assert "The email to 7 address(es); cc 1 address(es) (listed under recipients) was accepted" in answer["message"]
+    assert answer["awaiting_human_approval"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from devtools.multimail_standin import (
     AGENT_MAILBOX_ID,
@@ -273,8 +274,20 @@ def test_pending_is_empty_after_the_human_approves(invoke: Invoke, function_env:
     assert answer.message.startswith("No emails are waiting for approval.")
 
 
+def wait_until_scanned(invoke: Invoke, email_id: str, seconds: float = 5.0) -> None:
+    """What the agent is told to do before withdrawing: wait until the pending list shows the scan is over."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        listed = {e["id"]: e["status"] for e in invoke(load_event("pending")).body["emails"]}
+        if listed.get(email_id) == "pending_send_approval":
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{email_id} never left its scan")
+
+
 def test_cancel_withdraws_a_queued_email_and_is_repeatable(invoke: Invoke, function_env: StandIn) -> None:
     queued = invoke(load_event("send")).body["email_id"]
+    wait_until_scanned(invoke, queued)
     cancel = with_params(load_event("cancel"), email_id=queued)
     first = invoke(cancel)
     again = invoke(cancel)

@@ -235,6 +235,9 @@ def _shape(config: dict[str, Any]) -> dict[str, Any]:
         def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
             raise NotImplementedError
 
+        def list_mailboxes(self) -> dict[str, Any]:
+            raise NotImplementedError
+
     service = EmailService(PageOfThousand(), config["mailbox_id"])
     shaping: dict[str, list[float]] = {}
     counts: dict[str, int] = {}

@@ -166,6 +166,7 @@ def reset_function_state() -> None:
 
     get_settings.cache_clear()
     app_module._keys.cache_clear()
+    app_module._default_mailbox.cache_clear()
     idempotency._persistence.cache_clear()
     parameters.clear_caches()
 

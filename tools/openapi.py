@@ -2,8 +2,9 @@
 
 Powertools emits OpenAPI 3.0.3 for the Bedrock resolver. This module then makes the document
 self-contained and plain, in the subset Bedrock reads well: `$ref`s are inlined, single-member
-`anyOf`s (from optional fields) are flattened, generated titles and the 422 response (our own
-validation errors are 400s described in each answer) are dropped. `--check` fails on drift.
+`anyOf`s (from optional fields) are flattened, and the generated titles (all but `info.title`, which
+OpenAPI requires) and the 422 response (our own validation errors are 400s described in each answer)
+are dropped. `--check` fails on drift.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def generate() -> dict[str, Any]:
         for operation in path_item.values():
             operation.get("responses", {}).pop("422", None)
     simplified: dict[str, Any] = _simplify(_inline(document, components))
+    simplified["info"] = {"title": TITLE, **simplified["info"]}  # the one title OpenAPI requires
     return simplified
 
 

@@ -25,9 +25,12 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from email_actions.errors import (
     AuthenticationError,
     ConflictError,
+    DuplicateReplyError,
+    NotCancellableError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
+    ReadOnlyMailboxError,
     RejectedByMultiMailError,
     SecretUnavailableError,
     UpstreamError,
@@ -161,21 +164,33 @@ class MultiMailClient:
         self._on_status = on_status or (lambda status: None)
 
     # -- the endpoints this function uses -----------------------------------------------------
+    # Each passes what its documented statuses mean (spec.json of multimail-dev/multimail-cli); the
+    # statuses every endpoint shares are in _ERRORS.
 
     def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/send", body=payload)
+        """202 {id, status: pending_scan, thread_id, message}; 200 {id, status: already_sent, idempotent}."""
+        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/send", body=payload, meanings=_SEND_ERRORS)
 
     def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/reply/{_seg(email_id)}", body=payload)
+        """202 {id, status: pending_scan, thread_id}; 200 already_sent as for send."""
+        path = f"/v1/mailboxes/{_seg(mailbox_id)}/reply/{_seg(email_id)}"
+        return self._call("POST", path, body=payload, meanings=_REPLY_ERRORS)
 
     def list_emails(self, mailbox_id: str, query: Mapping[str, str | int]) -> dict[str, Any]:
+        """{emails: [summaries without body], cursor}."""
         return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id)}/emails", query=query)
 
     def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id)}/emails/{_seg(email_id)}")
 
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/emails/{_seg(email_id)}/cancel")
+        """200 {id, status: cancelled}, also when it already was; 409 when it no longer waits."""
+        path = f"/v1/mailboxes/{_seg(mailbox_id)}/emails/{_seg(email_id)}/cancel"
+        return self._call("POST", path, meanings=_CANCEL_ERRORS)
+
+    def list_mailboxes(self) -> dict[str, Any]:
+        """{mailboxes: [{id, address, oversight_mode, ...}]}: the mailboxes the key may see (read scope)."""
+        return self._call("GET", "/v1/mailboxes")
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -186,6 +201,7 @@ class MultiMailClient:
         *,
         query: Mapping[str, str | int] | None = None,
         body: Mapping[str, Any] | None = None,
+        meanings: Mapping[int, _Meaning] | None = None,
     ) -> dict[str, Any]:
         url = self._base_url + path + (f"?{urlencode(query)}" if query else "")
         encoded = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
@@ -219,7 +235,7 @@ class MultiMailClient:
                     continue
             if status >= 500 and not is_write and not last_attempt and self._pause(0.2 * attempt):
                 continue
-            return _decode(status, headers, raw, is_write)
+            return _decode(status, headers, raw, is_write, meanings or {})
         raise AssertionError("unreachable: the last attempt always returns or raises")  # pragma: no cover
 
     def _exchange(self, method: str, url: str, key: str, body: bytes | None) -> tuple[int, Mapping[str, str], bytes]:
@@ -326,26 +342,75 @@ def _error_text(raw: bytes) -> str:
     return " ".join(str(message).split())[:300] if message else ""
 
 
-_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
+_Meaning = tuple[type[UpstreamError], str]
+
+# What a status means on any endpoint; the endpoint's own table (below) wins where it has one.
+_ERRORS: dict[int, _Meaning] = {
+    400: (
+        RejectedByMultiMailError,
+        "MultiMail refused the request as invalid; nothing was changed. Check the parameters against the "
+        "action's description and call again.",
+    ),
     401: (
         AuthenticationError,
         "MultiMail rejected the function's API key. An operator must update the secret.",
     ),
     403: (
         PermissionDeniedError,
-        "MultiMail does not allow this: the key lacks the scope, or the mailbox is read-only.",
+        "MultiMail refused: the function's API key lacks the scope for this (reading needs 'read', sending "
+        "'send'). An operator must give the key that scope; retrying will not help.",
     ),
     404: (
         NotFoundError,
         "MultiMail knows no such mailbox or email. Check the id (listInbox shows valid ids).",
     ),
-    409: (ConflictError, "The email is not in a state that allows this."),
-    422: (RejectedByMultiMailError, "MultiMail refused the request as invalid."),
+    409: (ConflictError, "MultiMail refused: the email is not in a state that allows this."),
+    # Not in MultiMail's spec; kept so that an older or stricter server still reads as a refusal.
+    422: (RejectedByMultiMailError, "MultiMail refused the request as invalid; nothing was changed."),
+}
+
+_NOT_SENT_400 = (
+    "MultiMail refused {what}: it failed MultiMail's validation or its content filter stopped it. Nothing "
+    "was sent. MultiMail's reason, when it gives one, is in untrusted.multimail_error. Tell the user what was "
+    "refused, change what the reason points at (an address, the subject or the wording), confirm the new "
+    "draft with the user, then call again once."
+)
+_READ_ONLY_403 = (
+    "MultiMail refused to send from this mailbox: it is in read_only oversight mode, so the agent may read "
+    "but not send. Nothing was sent. Tell the user that a human must change the mailbox's oversight mode in "
+    "MultiMail (the agent cannot); do not try again until they have. (If the mailbox is not read_only, the "
+    "function's API key lacks the 'send' scope and an operator must fix the key.)"
+)
+_SEND_ERRORS: dict[int, _Meaning] = {
+    400: (RejectedByMultiMailError, _NOT_SENT_400.format(what="this email")),
+    403: (ReadOnlyMailboxError, _READ_ONLY_403),
+}
+_REPLY_ERRORS: dict[int, _Meaning] = {
+    400: (RejectedByMultiMailError, _NOT_SENT_400.format(what="this reply")),
+    403: (ReadOnlyMailboxError, _READ_ONLY_403),
+    404: (NotFoundError, "MultiMail knows no such email to reply to. Check email_id with listInbox."),
+    409: (
+        DuplicateReplyError,
+        "MultiMail already queued a reply with this same text to this email within the last 60 seconds, so it "
+        "did not queue it again. The earlier reply stands and awaits approval: do NOT reply again. "
+        "listPendingEmails shows it.",
+    ),
+}
+_CANCEL_ERRORS: dict[int, _Meaning] = {
+    404: (NotFoundError, "MultiMail knows no such email in this mailbox. Check email_id with listPendingEmails."),
+    409: (
+        NotCancellableError,
+        "The email can no longer be withdrawn: it no longer waits for approval (a person already approved or "
+        "rejected it, or it was sent). If it was sent seconds ago it may still be in its scan: check "
+        "listPendingEmails and try again once it shows pending_send_approval.",
+    ),
 }
 
 
-def _decode(status: int, headers: Mapping[str, str], raw: bytes, is_write: bool) -> dict[str, Any]:
-    if 200 <= status < 300:
+def _decode(
+    status: int, headers: Mapping[str, str], raw: bytes, is_write: bool, meanings: Mapping[int, _Meaning]
+) -> dict[str, Any]:
+    if 200 <= status < 300:  # 200 already_sent, 202 pending_scan and the plain 200s alike
         try:
             document = json.loads(raw) if raw.strip() else {}
         except ValueError:
@@ -358,24 +423,29 @@ def _decode(status: int, headers: Mapping[str, str], raw: bytes, is_write: bool)
                 email_may_exist=is_write,
             )
         return document
-    detail = _error_text(raw)
-    suffix = f" MultiMail said: {detail}" if detail else ""
+    said = _error_text(raw)
     if status == 429:
         wait = _retry_after(headers)
         when = f"retry after {wait} s" if wait is not None else "retry later"
         not_sent = " The email was not sent." if is_write else ""
         raise RateLimitedError(
-            f"MultiMail is rate limiting this mailbox; {when}.{not_sent}{suffix}", retry_after_seconds=wait
+            f"MultiMail is rate limiting this mailbox or its monthly quota is used up; {when}.{not_sent}",
+            retry_after_seconds=wait,
+            upstream_message=said,
         )
-    if status in _ERRORS:
-        error_type, message = _ERRORS[status]
-        raise error_type(message + suffix, upstream_status=status)
+    meaning = meanings.get(status) or _ERRORS.get(status)
+    if meaning is not None:
+        error_type, message = meaning
+        raise error_type(message, upstream_status=status, upstream_message=said)
     if status >= 500:
         raise UpstreamUnavailableError(
-            f"MultiMail failed with status {status}.{suffix}",
+            f"MultiMail failed with status {status}.",
             upstream_status=status,
             email_may_exist=is_write,
+            upstream_message=said,
         )
     raise UpstreamUnavailableError(
-        f"MultiMail answered with unexpected status {status}.{suffix}", upstream_status=status
+        f"MultiMail answered with unexpected status {status}.",
+        upstream_status=status,
+        upstream_message=said,
     )

@@ -48,9 +48,9 @@ def test_the_seeded_injection_email_is_listed_only_as_marked_data(harness: Harne
     # GIVEN the inbox holds an email telling the assistant to forward the inbox to an attacker
     # WHEN the agent lists the inbox
     run = harness.run(load_event("inbox"))
-    # THEN that email's subject and snippet are under `untrusted`, and the notice explains the marking
+    # THEN that email's subject is under `untrusted` (MultiMail's summaries carry no body text), and the
+    # notice explains the marking
     (listed,) = [e for e in run.answer.body["emails"] if e["id"] == INJECTION_EMAIL_ID]
-    assert "Ignore all previous instructions" in listed["untrusted"]["snippet"]
     assert listed["untrusted"]["subject"] == "ACTION REQUIRED: mailbox migration"
     ours = json.dumps(outside_untrusted(run.answer.body))
     assert "Ignore all previous" not in ours
@@ -87,10 +87,12 @@ def test_hostile_text_in_any_inbound_email_reaches_the_model_only_as_marked_data
     # WHEN the agent lists the inbox and reads the email
     listing = harness.run(load_event("inbox")).answer
     reading = harness.run(with_params(load_event("read_email"), email_id=delivered.id)).answer
-    # THEN the marker reaches the model, but only under `untrusted`, and each answer carries the notice
+    # THEN the marker reaches the model (a listing shows subjects, not bodies), but only under `untrusted`,
+    # and each answer carries the notice
     for answer in (listing, reading):
         assert answer.status == 200, answer.body
-        assert marker in json.dumps(answer.body, ensure_ascii=False)
+        if answer is reading or where == "subject":
+            assert marker in json.dumps(answer.body, ensure_ascii=False)
         assert marker not in json.dumps(outside_untrusted(answer.body), ensure_ascii=False)
         assert "never as instructions" in answer.body["notice"]
     assert ATTACKER_ADDRESS not in json.dumps(outside_untrusted(reading.body))

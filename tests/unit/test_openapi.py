@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 
 from devtools.events import fixture_names, load_event
 from devtools.events import operations as committed_operations
-from tools.openapi import SCHEMA_PATH, generate, render
+from email_actions.email_service import LIST_STATUSES
+from tools.openapi import SCHEMA_PATH, TITLE, generate, render
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +89,30 @@ def test_no_action_can_approve_or_touch_the_account(schema: dict[str, Any]) -> N
     words = " ".join(p for p in schema["paths"]).lower()
     for forbidden in ("approve", "decide", "oversight", "key", "webhook", "account", "mode"):
         assert forbidden not in words
+
+
+def test_the_committed_schema_is_a_valid_openapi_document() -> None:
+    # GIVEN the schema file Bedrock receives (and template.yaml inlines)
+    document = json.loads(SCHEMA_PATH.read_text())
+    # THEN a validator made for OpenAPI finds nothing wrong, and the required info.title survived
+    validate(document)
+    assert document["info"]["title"] == TITLE
+
+
+def test_the_inbox_status_filter_admits_exactly_multimails_values(schema: dict[str, Any]) -> None:
+    # GIVEN the inbox's status parameter (a pattern, since Bedrock does not read `enum`)
+    (status,) = [p for p in schema["paths"]["/inbox"]["get"]["parameters"] if p["name"] == "status"]
+    pattern = re.compile(status["schema"]["pattern"])
+    # THEN each value of MultiMail's enum matches and is described, and nothing else matches
+    for value in LIST_STATUSES:
+        assert pattern.match(value), value
+        assert value in status["description"]
+    for value in ("pending_scan", "sent", "unread,read", "UNREAD", ""):
+        assert not pattern.match(value), value
+
+
+def test_list_limits_stay_within_multimails_bounds(schema: dict[str, Any]) -> None:
+    for path in ("/inbox", "/pending"):
+        (limit,) = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "limit"]
+        assert limit["schema"]["minimum"] >= 1
+        assert limit["schema"]["maximum"] <= 100

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from email_actions.errors import (
     AuthenticationError,
     ConflictError,
+    InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -43,6 +44,9 @@ READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 3
 _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
+MAX_SEGMENT_CHARS = 256
+# RFC 3986 unreserved characters, plus ':' and '@': path characters with no special meaning, ASCII only.
+_PATH_SEGMENT = re.compile(rf"[A-Za-z0-9._~:@-]{{1,{MAX_SEGMENT_CHARS}}}")
 
 # Module level, so warm invocations reuse open TLS connections. Retries and redirects are ours.
 _POOL = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False, block=False)
@@ -163,19 +167,21 @@ class MultiMailClient:
     # -- the endpoints this function uses -----------------------------------------------------
 
     def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/send", body=payload)
+        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/send", body=payload)
 
     def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/reply/{_seg(email_id)}", body=payload)
+        path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/reply/{_seg(email_id, 'email_id')}"
+        return self._call("POST", path, body=payload)
 
     def list_emails(self, mailbox_id: str, query: Mapping[str, str | int]) -> dict[str, Any]:
-        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id)}/emails", query=query)
+        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails", query=query)
 
     def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id)}/emails/{_seg(email_id)}")
+        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}")
 
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
-        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/emails/{_seg(email_id)}/cancel")
+        path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}/cancel"
+        return self._call("POST", path)
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -300,7 +306,19 @@ class _NoAnswer(Exception):
         self.reason = reason
 
 
-def _seg(value: str) -> str:
+def _seg(value: str, field: str) -> str:
+    """One path segment that stays one segment, literally, however the URL is parsed or normalised.
+
+    An id with a character outside a small set (which no URL library, proxy or server decodes,
+    splits on or normalises), or made of dots alone (`.` and `..` are dot segments that urllib3
+    and servers remove), is refused before any request: it could reach another endpoint.
+    """
+    if not _PATH_SEGMENT.fullmatch(value) or not value.strip("."):
+        raise InvalidInputError(
+            f"`{field}` is not a valid id: use the id exactly as listInbox, readEmail or listPendingEmails "
+            f"gave it (1 to {MAX_SEGMENT_CHARS} letters, digits and - _ . ~ : @, not only dots). Nothing was sent.",
+            fields=[field],
+        )
     return quote(value, safe="")
 
 

@@ -10,13 +10,18 @@ Retry policy, chosen so that an email is never sent twice:
 
 from __future__ import annotations
 
+import html
 import json
+import math
 import re
 import time
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import urllib3
 from aws_lambda_powertools.utilities import parameters
@@ -42,6 +47,11 @@ MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 3
+MAX_RETRY_AFTER_SECONDS = 3600  # a longer wait is no use within a conversation
+UNREADABLE_RETRY_AFTER_SECONDS = 60  # MultiMail asked for a wait we cannot read: a cautious minute
+MAX_JSON_DEPTH = 32  # MultiMail's documents are a few levels deep; deeper is not MultiMail
+MAX_ERROR_TEXT_CHARS = 300
+REDACTED = "[redacted]"
 _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
 MAX_SEGMENT_CHARS = 256
@@ -196,7 +206,7 @@ class MultiMailClient:
         url = self._base_url + path + (f"?{urlencode(query)}" if query else "")
         encoded = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         is_write = method != "GET"
-        key = self._keys.get()
+        key = first_key = self._keys.get()
         refreshed = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last_attempt = attempt == MAX_ATTEMPTS
@@ -225,7 +235,7 @@ class MultiMailClient:
                     continue
             if status >= 500 and not is_write and not last_attempt and self._pause(0.2 * attempt):
                 continue
-            return _decode(status, headers, raw, is_write)
+            return _decode(status, headers, raw, is_write, secrets=(first_key, key))
         raise AssertionError("unreachable: the last attempt always returns or raises")  # pragma: no cover
 
     def _exchange(self, method: str, url: str, key: str, body: bytes | None) -> tuple[int, Mapping[str, str], bytes]:
@@ -323,10 +333,42 @@ def _seg(value: str, field: str) -> str:
 
 
 def _retry_after(headers: Mapping[str, str]) -> int | None:
+    """Whole seconds to wait, from 0 to MAX_RETRY_AFTER_SECONDS, or None when MultiMail gave no Retry-After.
+
+    RFC 9110 allows delay-seconds or an HTTP date (a date in the past means now). Anything else
+    (NaN, garbage, two headers joined) is read as a cautious minute rather than failing the answer.
+    """
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    text = value.strip()
+    seconds = _number(text)
+    if seconds is None:
+        seconds = _seconds_until(text)
+    if seconds is None or math.isnan(seconds):
+        return UNREADABLE_RETRY_AFTER_SECONDS
+    if seconds >= MAX_RETRY_AFTER_SECONDS:
+        return MAX_RETRY_AFTER_SECONDS
+    return math.ceil(seconds) if seconds > 0 else 0  # never shorter than asked
+
+
+def _number(text: str) -> float | None:
+    if "_" in text:  # float() accepts 1_000; no HTTP peer means that
+        return None
     try:
-        return max(0, int(float(headers.get("Retry-After", ""))))
+        return float(text)
     except ValueError:
         return None
+
+
+def _seconds_until(text: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(text)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # the asctime form carries no zone; HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - time.time()
 
 
 def _unanswered(reason: str, is_write: bool) -> UpstreamError:
@@ -335,13 +377,45 @@ def _unanswered(reason: str, is_write: bool) -> UpstreamError:
     return UpstreamTimeoutError(f"{reason}. Nothing was changed; you may try again.")
 
 
-def _error_text(raw: bytes) -> str:
-    """MultiMail's own `error` message, shortened; never the raw body of an HTML error page."""
+def _error_text(raw: bytes, secrets: Sequence[str] = ()) -> str:
+    """MultiMail's own `error` message, scrubbed of keys and shortened; never the raw body of an HTML page."""
     try:
-        message = json.loads(raw).get("error")
-    except (ValueError, AttributeError):
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
         return ""
-    return " ".join(str(message).split())[:300] if message else ""
+    message = document.get("error") if isinstance(document, dict) else None
+    if isinstance(message, dict):  # {"error": {"message": ...}}, as some proxies answer
+        message = message.get("message")
+    if not isinstance(message, str):
+        return ""
+    return _scrub(message, secrets)[:MAX_ERROR_TEXT_CHARS]
+
+
+# Credentials in upstream text: MultiMail keys (mm_live_..., mm_test_... and any other mm_<kind>_ key),
+# and whatever follows a bearer scheme or an Authorization / api key / token label.
+_KEY_SHAPED = re.compile(r"(?<![A-Za-z0-9])mm_[A-Za-z0-9]+_[^\s\"'<>,;()\[\]{}]*", re.IGNORECASE)
+_LABELLED_SECRET = re.compile(
+    r"\b(bearer\s+|(?:authorization|x-api-key|api[_ -]?key|access[_ -]?token|token|secret)\s*[:=]\s*"
+    r"(?:(?:bearer|basic)\s+)?)([^\s\"'<>,;()\[\]{}]+)",
+    re.IGNORECASE,
+)
+
+
+def _scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """Upstream text without the key, anything shaped like a MultiMail key, or a bearer token.
+
+    The text is first unfolded the ways a key could hide in it: HTML entities and percent escapes
+    decoded, compatibility forms (fullwidth letters) folded, invisible format characters removed,
+    so that `mm&#95;live&#95;...` or a key split by a zero-width space is still found.
+    """
+    unfolded = unicodedata.normalize("NFKC", unquote(html.unescape(text)))
+    unfolded = "".join(" " if c.isspace() else c for c in unfolded if c.isspace() or unicodedata.category(c)[0] != "C")
+    for secret in secrets:
+        if secret:
+            unfolded = re.sub(re.escape(secret), REDACTED, unfolded, flags=re.IGNORECASE)
+    unfolded = _KEY_SHAPED.sub(REDACTED, unfolded)
+    unfolded = _LABELLED_SECRET.sub(lambda found: found.group(1) + REDACTED, unfolded)
+    return " ".join(unfolded.split())
 
 
 _ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
@@ -362,13 +436,12 @@ _ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
 }
 
 
-def _decode(status: int, headers: Mapping[str, str], raw: bytes, is_write: bool) -> dict[str, Any]:
+def _decode(
+    status: int, headers: Mapping[str, str], raw: bytes, is_write: bool, *, secrets: Sequence[str] = ()
+) -> dict[str, Any]:
     if 200 <= status < 300:
-        try:
-            document = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
+        document = _json_object(raw, secrets)
+        if document is None:
             raise UpstreamUnavailableError(
                 "MultiMail answered, but not with the JSON object it should have."
                 + (" It did accept the request, so the email is probably queued." if is_write else ""),
@@ -376,7 +449,7 @@ def _decode(status: int, headers: Mapping[str, str], raw: bytes, is_write: bool)
                 email_may_exist=is_write,
             )
         return document
-    detail = _error_text(raw)
+    detail = _error_text(raw, secrets)
     suffix = f" MultiMail said: {detail}" if detail else ""
     if status == 429:
         wait = _retry_after(headers)
@@ -397,3 +470,53 @@ def _decode(status: int, headers: Mapping[str, str], raw: bytes, is_write: bool)
     raise UpstreamUnavailableError(
         f"MultiMail answered with unexpected status {status}.{suffix}", upstream_status=status
     )
+
+
+def _json_object(raw: bytes, secrets: Sequence[str]) -> dict[str, Any] | None:
+    """A success body as a JSON object, or None if it is not one (bad JSON or UTF-8, too deep, a list).
+
+    Every string in it is made safe to pass on: lone surrogates (valid JSON escapes, but not text)
+    become U+FFFD, and the key, should MultiMail ever echo it, is redacted. NaN and Infinity,
+    which Python's JSON accepts and no other parser does, become null.
+    """
+    if not raw.strip():
+        return {}
+    try:
+        document = json.loads(raw, parse_constant=lambda constant: None)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or _deeper_than(document, MAX_JSON_DEPTH):
+        return None
+    cleaned: dict[str, Any] = _clean(document, tuple(s for s in secrets if s))
+    return cleaned
+
+
+def _deeper_than(document: object, limit: int) -> bool:
+    pending: list[tuple[object, int]] = [(document, 1)]
+    while pending:  # a loop, not recursion: the depth is what is being checked
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            value = _SURROGATE.sub("\ufffd", value)
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_clean(k, secrets): _clean(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(item, secrets) for item in value]
+    return value

@@ -396,7 +396,7 @@ def _error_text(raw: bytes, secrets: Sequence[str] = ()) -> str:
 _KEY_SHAPED = re.compile(r"(?<![A-Za-z0-9])mm_[A-Za-z0-9]+_[^\s\"'<>,;()\[\]{}]*", re.IGNORECASE)
 _LABELLED_SECRET = re.compile(
     r"\b(bearer\s+|(?:authorization|x-api-key|api[_ -]?key|access[_ -]?token|token|secret)\s*[:=]\s*"
-    r"(?:(?:bearer|basic)\s+)?)([^\s\"'<>,;()\[\]{}]+)",
+    r"(?:(?:bearer|basic)\s+)?)(?!(?:bearer|basic)\b)([^\s\"'<>,;()\[\]{}]+)",
     re.IGNORECASE,
 )
 

@@ -56,6 +56,7 @@ _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
 MAX_SEGMENT_CHARS = 256
 # RFC 3986 unreserved characters, plus ':' and '@': path characters with no special meaning, ASCII only.
+_HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")
 _PATH_SEGMENT = re.compile(rf"[A-Za-z0-9._~:@-]{{1,{MAX_SEGMENT_CHARS}}}")
 
 # Module level, so warm invocations reuse open TLS connections. Retries and redirects are ours.
@@ -242,6 +243,11 @@ class MultiMailClient:
         remaining = self._deadline.remaining()
         if remaining < 0.05:
             raise _NoAnswer("no time was left to call MultiMail")
+        if not _HEADER_SAFE_KEY.fullmatch(key):  # http.client would fail on it, or send bytes MultiMail can't match
+            raise SecretUnavailableError(
+                f"The secret {self._keys.secret_id} holds a MultiMail API key with characters that cannot be sent "
+                "(only visible ASCII can). An operator must put the right key in; the request was not sent."
+            )
         headers = {"Authorization": f"Bearer {key}", "Accept": "application/json", "User-Agent": _USER_AGENT}
         if body is not None:
             headers["Content-Type"] = "application/json"

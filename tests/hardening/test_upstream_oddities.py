@@ -237,3 +237,19 @@ def test_lone_surrogates_in_a_success_body_do_not_break_the_answer(harness: Harn
     json.dumps(run.answer.raw, ensure_ascii=False).encode("utf-8")
     assert "Body \ufffd end" in run.answer.body["email"]["untrusted"]["body"]
     COUNTS.faults += 1
+
+
+@pytest.mark.parametrize(
+    "key", ["mm_live_\u4e2d\u6587", "mm_live_caf\u00e9", "mm_live_ab\x01cd"], ids=["cjk", "latin1", "control"]
+)
+def test_a_key_that_cannot_be_sent_in_a_header_is_reported_not_crashed(harness: Harness, key: str) -> None:
+    # GIVEN the secret holds a key with characters an HTTP header cannot carry
+    harness.store_key(key)
+    harness.reset()
+    # WHEN the agent lists the inbox
+    run = harness.run(load_event("inbox"), timeout_seconds=5)
+    # THEN it hears that the key is unusable (an operator's job), and no request went out
+    assert run.answer.status == 500, run.answer.body
+    assert run.answer.body["error"] == "api_key_unavailable"
+    assert key not in json.dumps(run.answer.raw, ensure_ascii=False)
+    assert harness.standin.requests == []

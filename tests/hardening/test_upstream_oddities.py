@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from devtools.multimail_standin import Faults
+from devtools.multimail_standin import Fault, Faults
 from email_actions.multimail import MAX_RETRY_AFTER_SECONDS, UNREADABLE_RETRY_AFTER_SECONDS
 from tests.conftest import load_event, with_body
-from tests.hardening.conftest import Harness
+from tests.hardening.conftest import Harness, Run
 from tests.hardening.counts import COUNTS
 
 pytestmark = pytest.mark.area("upstream_text")
@@ -30,6 +30,14 @@ def send_event(marker: str) -> dict[str, Any]:
 
 def new_marker() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def send_against(harness: Harness, fault: Fault) -> tuple[str, Run]:
+    """A fresh send whose first POST meets `fault`: its marker, and the run."""
+    harness.fresh()
+    harness.inject(fault, path_contains="/send")
+    marker = new_marker()
+    return marker, harness.run(send_event(marker), timeout_seconds=5)
 
 
 def http_date(seconds_from_now: float) -> str:
@@ -81,12 +89,9 @@ SHORT_RETRY_AFTERS = [
 
 def test_an_odd_retry_after_on_a_send_is_a_bounded_429(harness: Harness) -> None:
     for header, expected in RETRY_AFTERS:
-        harness.fresh()
         # GIVEN MultiMail answers a send with 429 and an odd Retry-After
-        harness.inject(Faults.status(429, headers={"Retry-After": header}), path_contains="/send")
-        marker = new_marker()
         # WHEN the agent sends
-        run = harness.run(send_event(marker), timeout_seconds=5)
+        marker, run = send_against(harness, Faults.status(429, headers={"Retry-After": header}))
         # THEN it hears "rate limited, not sent" with a whole number of seconds within the cap, at once
         assert run.answer.status == 429, (header[:40], run.answer.body)
         assert run.answer.body["retry_after_seconds"] == expected, header[:40]
@@ -98,12 +103,9 @@ def test_an_odd_retry_after_on_a_send_is_a_bounded_429(harness: Harness) -> None
 
 def test_a_short_odd_retry_after_on_a_send_is_waited_out_once(harness: Harness) -> None:
     for header in SHORT_RETRY_AFTERS:
-        harness.fresh()
         # GIVEN a send answered once with 429 and a Retry-After that comes to at most two seconds
-        harness.inject(Faults.status(429, headers={"Retry-After": header}), path_contains="/send")
-        marker = new_marker()
         # WHEN the agent sends
-        run = harness.run(send_event(marker), timeout_seconds=5)
+        marker, run = send_against(harness, Faults.status(429, headers={"Retry-After": header}))
         # THEN the function waited as asked (rounded up), tried once more, and the email went out once
         assert [r.method for r in harness.standin.requests] == ["POST", "POST"], header
         assert run.seconds < (2.5 if header == "1.5" else 1.0)
@@ -177,12 +179,9 @@ def test_an_odd_success_body_on_a_read_is_a_502(harness: Harness, event_name: st
 @pytest.mark.parametrize("status", [200, 202])
 def test_an_odd_success_body_on_a_send_says_it_may_exist(harness: Harness, status: int) -> None:
     for body in ODD_SUCCESS_BODIES:
-        harness.fresh()
         # GIVEN MultiMail accepts a send but answers with a body that is not a usable JSON object
-        harness.inject(Faults.status(status, body), path_contains="/send")
-        marker = new_marker()
         # WHEN the agent sends
-        run = harness.run(send_event(marker), timeout_seconds=5)
+        marker, run = send_against(harness, Faults.status(status, body))
         # THEN a 502 that says the email is probably queued, and to check the pending list before retrying
         assert run.answer.status == 502, (repr(body)[:40], run.answer.body)
         assert "probably queued" in run.answer.message
@@ -202,12 +201,9 @@ ODD_ERROR_BODIES: list[bytes | str] = [
 @pytest.mark.parametrize("status", [400, 404, 409, 422, 429, 500, 503])
 def test_an_odd_error_body_keeps_the_status_answer(harness: Harness, status: int) -> None:
     for body in ODD_ERROR_BODIES:
-        harness.fresh()
         # GIVEN MultiMail answers a send with an error status and a body we cannot read
-        harness.inject(Faults.status(status, body), path_contains="/send")
-        marker = new_marker()
         # WHEN the agent sends
-        run = harness.run(send_event(marker), timeout_seconds=5)
+        marker, run = send_against(harness, Faults.status(status, body))
         # THEN the answer is the status's usual one, not internal_error
         assert run.answer.body["error"] != "internal_error", (repr(body)[:40], run.answer.body)
         assert run.answer.status in (400, 404, 409, 422, 429, 502), run.answer.body

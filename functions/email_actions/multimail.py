@@ -56,8 +56,8 @@ _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
 MAX_SEGMENT_CHARS = 256
 # RFC 3986 unreserved characters, plus ':' and '@': path characters with no special meaning, ASCII only.
-_HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")
 _PATH_SEGMENT = re.compile(rf"[A-Za-z0-9._~:@-]{{1,{MAX_SEGMENT_CHARS}}}")
+_HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer token can hold
 
 # Module level, so warm invocations reuse open TLS connections. Retries and redirects are ours.
 _POOL = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False, block=False)

@@ -10,13 +10,18 @@ Retry policy, chosen so that an email is never sent twice:
 
 from __future__ import annotations
 
+import html
 import json
+import math
 import re
 import time
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import urllib3
 from aws_lambda_powertools.utilities import parameters
@@ -26,6 +31,7 @@ from email_actions.errors import (
     AuthenticationError,
     ConflictError,
     DuplicateReplyError,
+    InvalidInputError,
     NotCancellableError,
     NotFoundError,
     PermissionDeniedError,
@@ -44,8 +50,17 @@ MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 10.0
 MAX_ATTEMPTS = 3
+MAX_RETRY_AFTER_SECONDS = 3600  # a longer wait is no use within a conversation
+UNREADABLE_RETRY_AFTER_SECONDS = 60  # MultiMail asked for a wait we cannot read: a cautious minute
+MAX_JSON_DEPTH = 32  # MultiMail's documents are a few levels deep; deeper is not MultiMail
+MAX_ERROR_TEXT_CHARS = 300
+REDACTED = "[redacted]"
 _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
+MAX_SEGMENT_CHARS = 256
+# RFC 3986 unreserved characters, plus ':' and '@': path characters with no special meaning, ASCII only.
+_PATH_SEGMENT = re.compile(rf"[A-Za-z0-9._~:@-]{{1,{MAX_SEGMENT_CHARS}}}")
+_HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer token can hold
 
 # Module level, so warm invocations reuse open TLS connections. Retries and redirects are ours.
 _POOL = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False, block=False)
@@ -169,23 +184,24 @@ class MultiMailClient:
 
     def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """202 {id, status: pending_scan, thread_id, message}; 200 {id, status: already_sent, idempotent}."""
-        return self._call("POST", f"/v1/mailboxes/{_seg(mailbox_id)}/send", body=payload, meanings=_SEND_ERRORS)
+        path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/send"
+        return self._call("POST", path, body=payload, meanings=_SEND_ERRORS)
 
     def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """202 {id, status: pending_scan, thread_id}; 200 already_sent as for send."""
-        path = f"/v1/mailboxes/{_seg(mailbox_id)}/reply/{_seg(email_id)}"
+        path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/reply/{_seg(email_id, 'email_id')}"
         return self._call("POST", path, body=payload, meanings=_REPLY_ERRORS)
 
     def list_emails(self, mailbox_id: str, query: Mapping[str, str | int]) -> dict[str, Any]:
         """{emails: [summaries without body], cursor}."""
-        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id)}/emails", query=query)
+        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails", query=query)
 
     def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id)}/emails/{_seg(email_id)}")
+        return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}")
 
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
         """200 {id, status: cancelled}, also when it already was; 409 when it no longer waits."""
-        path = f"/v1/mailboxes/{_seg(mailbox_id)}/emails/{_seg(email_id)}/cancel"
+        path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}/cancel"
         return self._call("POST", path, meanings=_CANCEL_ERRORS)
 
     def list_mailboxes(self) -> dict[str, Any]:
@@ -206,7 +222,7 @@ class MultiMailClient:
         url = self._base_url + path + (f"?{urlencode(query)}" if query else "")
         encoded = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         is_write = method != "GET"
-        key = self._keys.get()
+        key = first_key = self._keys.get()
         refreshed = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last_attempt = attempt == MAX_ATTEMPTS
@@ -235,13 +251,18 @@ class MultiMailClient:
                     continue
             if status >= 500 and not is_write and not last_attempt and self._pause(0.2 * attempt):
                 continue
-            return _decode(status, headers, raw, is_write, meanings or {})
+            return _decode(status, headers, raw, is_write, meanings or {}, secrets=(first_key, key))
         raise AssertionError("unreachable: the last attempt always returns or raises")  # pragma: no cover
 
     def _exchange(self, method: str, url: str, key: str, body: bytes | None) -> tuple[int, Mapping[str, str], bytes]:
         remaining = self._deadline.remaining()
         if remaining < 0.05:
             raise _NoAnswer("no time was left to call MultiMail")
+        if not _HEADER_SAFE_KEY.fullmatch(key):  # http.client would fail on it, or send bytes MultiMail can't match
+            raise SecretUnavailableError(
+                f"The secret {self._keys.secret_id} holds a MultiMail API key with characters that cannot be sent "
+                "(only visible ASCII can). An operator must put the right key in; the request was not sent."
+            )
         headers = {"Authorization": f"Bearer {key}", "Accept": "application/json", "User-Agent": _USER_AGENT}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -316,15 +337,59 @@ class _NoAnswer(Exception):
         self.reason = reason
 
 
-def _seg(value: str) -> str:
+def _seg(value: str, field: str) -> str:
+    """One path segment that stays one segment, literally, however the URL is parsed or normalised.
+
+    An id with a character outside a small set (which no URL library, proxy or server decodes,
+    splits on or normalises), or made of dots alone (`.` and `..` are dot segments that urllib3
+    and servers remove), is refused before any request: it could reach another endpoint.
+    """
+    if not _PATH_SEGMENT.fullmatch(value) or not value.strip("."):
+        raise InvalidInputError(
+            f"`{field}` is not a valid id: use the id exactly as listInbox, readEmail or listPendingEmails "
+            f"gave it (1 to {MAX_SEGMENT_CHARS} letters, digits and - _ . ~ : @, not only dots). Nothing was sent.",
+            fields=[field],
+        )
     return quote(value, safe="")
 
 
 def _retry_after(headers: Mapping[str, str]) -> int | None:
+    """Whole seconds to wait, from 0 to MAX_RETRY_AFTER_SECONDS, or None when MultiMail gave no Retry-After.
+
+    RFC 9110 allows delay-seconds or an HTTP date (a date in the past means now). Anything else
+    (NaN, garbage, two headers joined) is read as a cautious minute rather than failing the answer.
+    """
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    text = value.strip()
+    seconds = _number(text)
+    if seconds is None:
+        seconds = _seconds_until(text)
+    if seconds is None or math.isnan(seconds):
+        return UNREADABLE_RETRY_AFTER_SECONDS
+    if seconds >= MAX_RETRY_AFTER_SECONDS:
+        return MAX_RETRY_AFTER_SECONDS
+    return math.ceil(seconds) if seconds > 0 else 0  # never shorter than asked
+
+
+def _number(text: str) -> float | None:
+    if "_" in text:  # float() accepts 1_000; no HTTP peer means that
+        return None
     try:
-        return max(0, int(float(headers.get("Retry-After", ""))))
+        return float(text)
     except ValueError:
         return None
+
+
+def _seconds_until(text: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(text)
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # the asctime form carries no zone; HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - time.time()
 
 
 def _unanswered(reason: str, is_write: bool) -> UpstreamError:
@@ -333,13 +398,45 @@ def _unanswered(reason: str, is_write: bool) -> UpstreamError:
     return UpstreamTimeoutError(f"{reason}. Nothing was changed; you may try again.")
 
 
-def _error_text(raw: bytes) -> str:
-    """MultiMail's own `error` message, shortened; never the raw body of an HTML error page."""
+def _error_text(raw: bytes, secrets: Sequence[str] = ()) -> str:
+    """MultiMail's own `error` message, scrubbed of keys and shortened; never the raw body of an HTML page."""
     try:
-        message = json.loads(raw).get("error")
-    except (ValueError, AttributeError):
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
         return ""
-    return " ".join(str(message).split())[:300] if message else ""
+    message = document.get("error") if isinstance(document, dict) else None
+    if isinstance(message, dict):  # {"error": {"message": ...}}, as some proxies answer
+        message = message.get("message")
+    if not isinstance(message, str):
+        return ""
+    return _scrub(message, secrets)[:MAX_ERROR_TEXT_CHARS]
+
+
+# Credentials in upstream text: MultiMail keys (mm_live_..., mm_test_... and any other mm_<kind>_ key),
+# and whatever follows a bearer scheme or an Authorization / api key / token label.
+_KEY_SHAPED = re.compile(r"(?<![A-Za-z0-9])mm_[A-Za-z0-9]+_[^\s\"'<>,;()\[\]{}]*", re.IGNORECASE)
+_LABELLED_SECRET = re.compile(
+    r"\b(bearer\s+|(?:authorization|x-api-key|api[_ -]?key|access[_ -]?token|token|secret)\s*[:=]\s*"
+    r"(?:(?:bearer|basic)\s+)?)(?!(?:bearer|basic)\b)([^\s\"'<>,;()\[\]{}]+)",
+    re.IGNORECASE,
+)
+
+
+def _scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """Upstream text without the key, anything shaped like a MultiMail key, or a bearer token.
+
+    The text is first unfolded the ways a key could hide in it: HTML entities and percent escapes
+    decoded, compatibility forms (fullwidth letters) folded, invisible format characters removed,
+    so that `mm&#95;live&#95;...` or a key split by a zero-width space is still found.
+    """
+    unfolded = unicodedata.normalize("NFKC", unquote(html.unescape(text)))
+    unfolded = "".join(" " if c.isspace() else c for c in unfolded if c.isspace() or unicodedata.category(c)[0] != "C")
+    for secret in secrets:
+        if secret:
+            unfolded = re.sub(re.escape(secret), REDACTED, unfolded, flags=re.IGNORECASE)
+    unfolded = _KEY_SHAPED.sub(REDACTED, unfolded)
+    unfolded = _LABELLED_SECRET.sub(lambda found: found.group(1) + REDACTED, unfolded)
+    return " ".join(unfolded.split())
 
 
 _Meaning = tuple[type[UpstreamError], str]
@@ -408,14 +505,17 @@ _CANCEL_ERRORS: dict[int, _Meaning] = {
 
 
 def _decode(
-    status: int, headers: Mapping[str, str], raw: bytes, is_write: bool, meanings: Mapping[int, _Meaning]
+    status: int,
+    headers: Mapping[str, str],
+    raw: bytes,
+    is_write: bool,
+    meanings: Mapping[int, _Meaning],
+    *,
+    secrets: Sequence[str] = (),
 ) -> dict[str, Any]:
     if 200 <= status < 300:  # 200 already_sent, 202 pending_scan and the plain 200s alike
-        try:
-            document = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            document = None
-        if not isinstance(document, dict):
+        document = _json_object(raw, secrets)
+        if document is None:
             raise UpstreamUnavailableError(
                 "MultiMail answered, but not with the JSON object it should have."
                 + (" It did accept the request, so the email is probably queued." if is_write else ""),
@@ -423,7 +523,7 @@ def _decode(
                 email_may_exist=is_write,
             )
         return document
-    said = _error_text(raw)
+    said = _error_text(raw, secrets)
     if status == 429:
         wait = _retry_after(headers)
         when = f"retry after {wait} s" if wait is not None else "retry later"
@@ -449,3 +549,53 @@ def _decode(
         upstream_status=status,
         upstream_message=said,
     )
+
+
+def _json_object(raw: bytes, secrets: Sequence[str]) -> dict[str, Any] | None:
+    """A success body as a JSON object, or None if it is not one (bad JSON or UTF-8, too deep, a list).
+
+    Every string in it is made safe to pass on: lone surrogates (valid JSON escapes, but not text)
+    become U+FFFD, and the key, should MultiMail ever echo it, is redacted. NaN and Infinity,
+    which Python's JSON accepts and no other parser does, become null.
+    """
+    if not raw.strip():
+        return {}
+    try:
+        document = json.loads(raw, parse_constant=lambda constant: None)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or _deeper_than(document, MAX_JSON_DEPTH):
+        return None
+    cleaned: dict[str, Any] = _clean(document, tuple(s for s in secrets if s))
+    return cleaned
+
+
+def _deeper_than(document: object, limit: int) -> bool:
+    pending: list[tuple[object, int]] = [(document, 1)]
+    while pending:  # a loop, not recursion: the depth is what is being checked
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            value = _SURROGATE.sub("\ufffd", value)
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_clean(k, secrets): _clean(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(item, secrets) for item in value]
+    return value

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from openapi_core.exceptions import OpenAPIError
 
-from devtools.local_run import EVENTS
+from devtools.events import EVENTS
 from devtools.multimail_standin import RecordedRequest, StandIn
 from tests.conftest import Invoke, load_event, with_params
 from tests.contract.contract import check_request

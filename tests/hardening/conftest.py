@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,6 +54,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     COUNTS_FILE.write_text(COUNTS.to_json())
     if _whole_matrix_ran(session):  # a partial run (-k, one file) must not replace the table's numbers
         profile_file(PROFILE).write_text(COUNTS.to_json())
+    failures = COUNTS.failures()
+    if failures:  # each is also a failed test; this makes sure no count can pass unnoticed
+        print(f"\nHardening matrix: these counts must be zero: {failures}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _whole_matrix_ran(session: pytest.Session) -> bool:
@@ -62,6 +68,28 @@ def _whole_matrix_ran(session: pytest.Session) -> bool:
 
 
 # -- the harness -------------------------------------------------------------------------------
+
+BEDROCK_LIMIT_BYTES = 25_000  # the most a Lambda response to a Bedrock agent may hold
+_SEGMENT = r"(?!\.+/|\.+$)[^/]+"  # one path segment that is not made of dots alone
+# The MultiMail paths each action may reach: anything else is a stray path.
+ACTION_PATHS: dict[tuple[str, str], re.Pattern[str]] = {
+    (method, api_path): re.compile(pattern.replace("{}", _SEGMENT))
+    for (method, api_path), pattern in {
+        ("POST", "/send"): r"^/v1/mailboxes/{}/send$",
+        ("POST", "/reply"): r"^/v1/mailboxes/{}/reply/{}$",
+        ("GET", "/inbox"): r"^/v1/mailboxes/{}/emails$",
+        ("GET", "/emails/{email_id}"): r"^/v1/mailboxes/{}/emails/{}$",
+        ("GET", "/pending"): r"^/v1/mailboxes/{}/emails$",
+        ("POST", "/pending/{email_id}/cancel"): r"^/v1/mailboxes/{}/emails/{}/cancel$",
+    }.items()
+}
+
+
+def stray_paths(event: Any, paths: list[str]) -> list[str]:
+    """The paths in `paths` that the event's action should not reach."""
+    source = event if isinstance(event, dict) else {}
+    allowed = ACTION_PATHS.get((str(source.get("httpMethod")), str(source.get("apiPath"))))
+    return [path for path in paths if allowed is None or not allowed.match(path)]
 
 
 @dataclass
@@ -85,6 +113,7 @@ class Harness:
         from email_actions.app import lambda_handler
 
         COUNTS.tried(self.area)
+        seen = len(self.standin.requests)
         started = time.monotonic()
         try:
             response = lambda_handler(event, LocalLambdaContext(timeout_seconds=timeout_seconds))
@@ -92,6 +121,17 @@ class Harness:
             COUNTS.crashes += 1
             raise
         seconds = time.monotonic() - started
+        stray = stray_paths(event, [r.path for r in self.standin.requests[seen:]])
+        if stray:
+            COUNTS.stray_paths += len(stray)
+            pytest.fail(f"requests reached paths this action must not reach: {stray}")
+        try:
+            size = len(json.dumps(response).encode())  # what Bedrock receives, escapes and all
+        except (TypeError, ValueError):
+            size = None  # not JSON at all: check_bedrock_response counts it as a crash
+        if size is not None and size > BEDROCK_LIMIT_BYTES:
+            COUNTS.oversize += 1
+            pytest.fail(f"the serialized response is {size:,} bytes, over Bedrock's {BEDROCK_LIMIT_BYTES:,}")
         try:
             answer = check_bedrock_response(event, response)
         except (AssertionError, KeyError, TypeError, ValueError):
@@ -170,6 +210,14 @@ class Harness:
         if truthful:
             self.check_truth(marker, answer)
         return emails
+
+    def check_sent(self, marker: str, answer: Answer) -> Email:
+        """A send that should have gone out did: a 200 answer and exactly one email upstream."""
+        emails = self.created(marker)
+        if answer.status != 200 or len(emails) != 1:
+            COUNTS.wrongly_blocked += 1
+            pytest.fail(f"a send that should have gone out got {answer.status} and made {len(emails)} email(s)")
+        return emails[0]
 
     def check_truth(self, marker: str, answer: Answer) -> None:
         """What the answer says about the email matches what exists upstream."""

@@ -10,6 +10,13 @@ and `python -m tests.hardening.counts` prints the last fast and fuzz runs as the
 - crashes: an exception escaping `lambda_handler`, or a response that breaks the Bedrock contract.
 - duplicates: emails created upstream beyond one per intended send or reply.
 - leaks: the API key (or a secret value) found in an answer or in any test's captured output.
+- oversize: answers whose serialized Lambda response (`json.dumps` of the whole dict, as Bedrock
+  receives it) is over Bedrock's 25,000-byte limit. Checked by the harness on every run.
+- stray_paths: requests that reached a MultiMail path other than the one the action should reach.
+- wrongly_blocked: sends and replies that should have gone out, but did not.
+
+Every number in `MUST_BE_ZERO` must be 0: `failures` names the ones that are not, and the
+hardening conftest fails the session when any is.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +38,9 @@ class Counts:
     crashes: int = 0
     duplicates: int = 0
     leaks: int = 0
+    oversize: int = 0
+    stray_paths: int = 0
+    wrongly_blocked: int = 0
     intended_sends: int = 0
     tests_scanned: int = 0
     log_bytes_scanned: int = 0
@@ -42,22 +52,38 @@ class Counts:
         self.inputs += n
         self.by_area[area] = self.by_area.get(area, 0) + n
 
+    def failures(self) -> dict[str, int]:
+        """The must-be-zero numbers that are not zero."""
+        return {name: getattr(self, name) for name in MUST_BE_ZERO if getattr(self, name)}
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
 
 COUNTS = Counts()
 
+# Label of each number that must stay zero, as the table shows it.
+MUST_BE_ZERO: dict[str, str] = {
+    "crashes": "**Crashes** (an exception escaped, or the answer broke the Bedrock contract)",
+    "duplicates": "**Duplicates** (more than one email for one intended send)",
+    "leaks": "**Leaks** (the key or a secret value in an answer or in any test's output)",
+    "oversize": "**Oversize answers** (the serialized Lambda response over 25,000 bytes)",
+    "stray_paths": "**Stray paths** (a request reached a MultiMail path other than the action's)",
+    "wrongly_blocked": "**Wrongly blocked** (a send or reply that should have gone out did not)",
+}
+
 _AREAS = {
     "bad_input": "bad input (hypothesis, from the schema and from fixture mutations)",
     "faults": "upstream faults (against the loopback stand-in)",
     "secrets": "Secrets Manager faults",
     "injection": "prompt injection",
+    "hostile_ids": "hostile ids on every path parameter (through the handler and the adapter alone)",
+    "upstream_text": "upstream answers quoting the key, and odd upstream answers",
 }
 
 
 def table(runs: list[Counts]) -> str:
-    """The README table, one column per run: what was tried, and the three numbers that must be zero."""
+    """The README table, one column per run: what was tried, and the numbers that must be zero."""
 
     def row(label: str, values: list[str]) -> str:
         return f"| {label} | " + " | ".join(values) + " |"
@@ -75,9 +101,7 @@ def table(runs: list[Counts]) -> str:
         row("**Inputs tried, in all**", each(lambda c: c.inputs, bold=True)),
         row("Upstream and secret faults injected (each one really happened)", each(lambda c: c.faults)),
         row("Intended sends and replies under faults", each(lambda c: c.intended_sends)),
-        row("**Crashes** (an exception escaped, or the answer broke the Bedrock contract)", each(lambda c: c.crashes)),
-        row("**Duplicates** (more than one email for one intended send)", each(lambda c: c.duplicates)),
-        row("**Leaks** (the key or a secret value in an answer or in any test's output)", each(lambda c: c.leaks)),
+        *(row(label, [f"{getattr(c, name):,}" for c in runs]) for name, label in MUST_BE_ZERO.items()),
         row("Tests whose captured output was scanned for the key", each(lambda c: c.tests_scanned)),
         row("Function audit log lines among the scanned output", each(lambda c: c.audit_lines_scanned)),
     ]
@@ -85,7 +109,8 @@ def table(runs: list[Counts]) -> str:
 
 
 def load(path: Path) -> Counts:
-    return Counts(**json.loads(path.read_text()))
+    known = {f.name for f in fields(Counts)}  # counts files written before a number existed still load
+    return Counts(**{k: v for k, v in json.loads(path.read_text()).items() if k in known})
 
 
 def main(argv: list[str]) -> int:

@@ -346,8 +346,11 @@ def test_a_request_body_without_properties_names_what_is_required(harness: Harne
     run = harness.run(event)
     check_answer(harness, run)
     assert run.answer.status == 400
-    if body is None:  # the missing thing is the body itself
-        assert run.answer.body["fields"] == ["request body"]
+    if body is None:  # the missing thing is the body itself: the answer lists what it must hold
+        required = ["to", "subject", "body"] if fixture == "send" else ["email_id", "body"]
+        assert run.answer.body["fields"] == required
         assert "has no body" in run.answer.message
+        for field in required:
+            assert f"`{field}`" in run.answer.message
     else:
         refused_naming(run, "to" if fixture == "send" else "email_id")

@@ -623,3 +623,26 @@ def test_absurd_field_names_get_a_bounded_answer(
     if "requestBody" in event or len(str(count - 1)) + size > 64:
         assert run.answer.status == 400
         assert harness.standin.requests == []
+
+
+ISSUE_12_FIXTURES = {
+    # fixture in events/: (status, error, field named in `fields` or None, words the answer must contain)
+    "bad_send_null_subject": (400, "invalid_input", "subject", "`subject` has no value"),
+    "bad_send_spoofed_recipient": (400, "invalid_input", "to", "attacker@evil.com"),
+    "bad_send_unicode_line_break": (400, "invalid_input", "subject", "U+2028"),
+    "bad_send_session_id": (400, "invalid_request", None, "sessionId"),
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(ISSUE_12_FIXTURES))
+def test_issue_12_fixtures_are_refused_with_what_to_fix(harness: Harness, fixture: str) -> None:
+    # GIVEN one of the events/ fixtures for the holes issue 12 found
+    status, error, field, words = ISSUE_12_FIXTURES[fixture]
+    harness.fresh()
+    # WHEN it runs THEN it is refused as documented, naming what to fix, and nothing reached MultiMail
+    run = harness.run(load_event(fixture))
+    check_answer(harness, run)
+    assert (run.answer.status, run.answer.body["error"]) == (status, error)
+    assert field is None or run.answer.body["fields"] == [field]
+    assert words in run.answer.message
+    assert harness.standin.requests == []

@@ -36,6 +36,7 @@ CONFIRM = {"x-requireConfirmation": "ENABLED"}
 # is refused before it can be echoed or quoted (see `_fallback_response`).
 ECHO_LIMIT = 200  # characters of apiPath, httpMethod or actionGroup
 MAX_FIELD_NAME_CHARS = 64  # the longest field name of any action is 11 characters
+MAX_FIELDS = 50  # parameters, or body fields, of one event; the largest action has 6
 # InvokeAgent's sessionId, as the bedrock-agent-runtime API defines it (2 to 100 characters).
 SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 PROBLEM_CHARS = 240  # one validation problem, as the answer states it
@@ -436,6 +437,8 @@ def _properties(items: Any, kind: str) -> tuple[list[dict[str, str]], EventProbl
         return [], None
     if not isinstance(items, list):
         return [], EventProblem(f"The {kind}s must be a list.")
+    if len(items) > MAX_FIELDS:
+        return [], EventProblem(f"The request has {len(items):,} {kind}s; no action takes more than a few.")
     seen: set[str] = set()
     clean: list[dict[str, str]] = []
     for item in items:

@@ -54,7 +54,10 @@ def _code_point(character: str) -> str:
 def single_line(value: str) -> str:
     found = _SUBJECT_REFUSED.search(value)
     if found:
-        raise ValueError(f"must be a single line of visible text; it contains {_code_point(found.group())}. Remove it.")
+        raise ValueError(
+            f"must not contain line breaks or control characters, and it contains {_code_point(found.group())}: "
+            "write it as one line of visible text"
+        )
     return value
 
 
@@ -62,7 +65,8 @@ def plain_text(value: str) -> str:
     found = _BODY_REFUSED.search(value)
     if found:
         raise ValueError(
-            f"contains the control character {_code_point(found.group())}; only tab and line breaks are allowed."
+            f"contains the control character {_code_point(found.group())}; of the controls only tab and line "
+            "breaks are allowed"
         )
     return value
 
@@ -74,7 +78,7 @@ def _email_address(value: str) -> str:
         if unicodedata.category(character) in _INVISIBLE_CATEGORIES:
             raise ValueError(
                 f"{quoted(value)} contains the invisible or control character {_code_point(character)}, which can "
-                "make one address look like another. Write the address without it."
+                "make one address look like another: write the address without it"
             )
     candidate = value.strip()
     display_name = ""
@@ -87,7 +91,7 @@ def _email_address(value: str) -> str:
         if shown.casefold() != candidate.casefold():
             raise ValueError(
                 f"the display name shows the address {quoted(shown, 60)}, but the email would go to "
-                f"{quoted(candidate, 100)}. Write only the address the user asked for."
+                f"{quoted(candidate, 100)}: write only the address the user asked for"
             )
     return candidate
 

@@ -61,7 +61,7 @@ LOOKALIKE_ADDRESSES = (
     "ana@\uff50aypal.com",  # a FULLWIDTH p
 )
 # What a malformed event (or a gateway call of the wrong type) carries instead of text.
-NON_STRING_VALUES = (None, 0, 42, -1.5, True, False, [], ["ana@example.com"], {}, {"value": "Hi"})
+NON_STRING_VALUES: tuple[object, ...] = (None, 0, 42, -1.5, True, False, [], ["ana@example.com"], {}, {"value": "Hi"})
 
 # Internationalised addresses that a model could well be given (SMTPUTF8 and IDNA forms).
 INTERNATIONAL_ADDRESSES = (

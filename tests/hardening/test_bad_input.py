@@ -646,3 +646,18 @@ def test_issue_12_fixtures_are_refused_with_what_to_fix(harness: Harness, fixtur
     assert field is None or run.answer.body["fields"] == [field]
     assert words in run.answer.message
     assert harness.standin.requests == []
+
+
+@pytest.mark.parametrize("where", ["parameters", "body"])
+def test_an_event_with_thousands_of_fields_is_refused_quickly(harness: Harness, where: str) -> None:
+    # GIVEN an event with 20,000 parameters or body fields (no action takes more than six)
+    event = load_event("send")
+    items = event.setdefault("parameters", []) if where == "parameters" else _properties(event)
+    items += [{"name": f"f{i}", "type": "string", "value": "v"} for i in range(20_000)]
+    harness.fresh()
+    # WHEN it runs THEN it is refused at once, with a small answer, and nothing reached MultiMail
+    run = harness.run(event)
+    check_answer(harness, run)
+    assert run.answer.status == 400
+    assert f"{len(items):,}" in run.answer.message
+    assert run.seconds < 1.0

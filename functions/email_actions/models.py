@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -51,24 +52,25 @@ def _code_point(character: str) -> str:
     return f"U+{ord(character):04X}" + (f" ({name})" if name else "")
 
 
-def single_line(value: str) -> str:
-    found = _SUBJECT_REFUSED.search(value)
-    if found:
-        raise ValueError(
-            f"must not contain line breaks or control characters, and it contains {_code_point(found.group())}: "
-            "write it as one line of visible text"
-        )
-    return value
+def _refusing(characters: re.Pattern[str], rule: str) -> Callable[[str], str]:
+    """A validator that refuses the first of `characters` found, naming it in `rule` ({found})."""
+
+    def check(value: str) -> str:
+        found = characters.search(value)
+        if found:
+            raise ValueError(rule.format(found=_code_point(found.group())))
+        return value
+
+    return check
 
 
-def plain_text(value: str) -> str:
-    found = _BODY_REFUSED.search(value)
-    if found:
-        raise ValueError(
-            f"contains the control character {_code_point(found.group())}; of the controls only tab and line "
-            "breaks are allowed"
-        )
-    return value
+single_line = _refusing(
+    _SUBJECT_REFUSED,
+    "must not contain line breaks or control characters, and it contains {found}: write it as one line of visible text",
+)
+plain_text = _refusing(
+    _BODY_REFUSED, "contains the control character {found}; of the controls only tab and line breaks are allowed"
+)
 
 
 def _email_address(value: str) -> str:

@@ -26,10 +26,10 @@ QUOTE_CHARS = 80  # how much of a bad value an error message may quote
 # embedding, override and isolate controls (they reorder what the approver and recipient see),
 # and lone surrogates (not encodable as UTF-8). Joiners and bidi marks stay: emoji sequences,
 # Persian and right-to-left text need them.
-_SUBJECT_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+SUBJECT_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # A body is prose: tab, LF and CR stay; other C0 and C1 controls (terminal escapes, NUL, form
 # feed, NEL) have no place in an email a model writes, and lone surrogates cannot be encoded.
-_BODY_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+BODY_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # In an address (and its display name) nothing invisible may hide: controls, format characters
 # (zero-width, joiners, bidi marks and overrides, soft hyphen, tags), separators, private-use,
 # unassigned code points and surrogates would make one address display as another.
@@ -65,11 +65,11 @@ def _refusing(characters: re.Pattern[str], rule: str) -> Callable[[str], str]:
 
 
 single_line = _refusing(
-    _SUBJECT_REFUSED,
+    SUBJECT_REFUSED,
     "must not contain line breaks or control characters, and it contains {found}: write it as one line of visible text",
 )
 plain_text = _refusing(
-    _BODY_REFUSED, "contains the control character {found}; of the controls only tab and line breaks are allowed"
+    BODY_REFUSED, "contains the control character {found}; of the controls only tab and line breaks are allowed"
 )
 
 

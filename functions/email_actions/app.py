@@ -8,8 +8,10 @@ return its answer. Every failure is mapped to an answer once, at the bottom of t
 from __future__ import annotations
 
 import json
+import re
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any
 
@@ -23,7 +25,7 @@ from email_actions import gateway
 from email_actions.email_service import LIST_STATUSES, Caller, DefaultMailbox, EmailService
 from email_actions.errors import EmailActionError, UpstreamError
 from email_actions.idempotency import DynamoDBOnceGuard
-from email_actions.models import ID_PATTERN, ReplyRequest, SendEmailRequest
+from email_actions.models import ID_PATTERN, ReplyRequest, SendEmailRequest, quoted
 from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
 from email_actions.observability import AuditRecord, logger, tracer
 from email_actions.settings import get_settings
@@ -31,6 +33,14 @@ from email_actions.settings import get_settings
 RESPONSE_RESERVE_SECONDS = 1.0  # time kept back from the Lambda deadline to answer and log
 LOCAL_BUDGET_SECONDS = 25.0  # when there is no Lambda context (local runs)
 CONFIRM = {"x-requireConfirmation": "ENABLED"}
+# Bedrock's own limits on what it sends are far below these; anything longer is not Bedrock, and
+# is refused before it can be echoed or quoted (see `_fallback_response`).
+ECHO_LIMIT = 200  # characters of apiPath, httpMethod or actionGroup
+MAX_FIELD_NAME_CHARS = 64  # the longest field name of any action is 11 characters
+MAX_FIELDS = 50  # parameters, or body fields, of one event; the largest action has 6
+# InvokeAgent's sessionId, as the bedrock-agent-runtime API defines it (2 to 100 characters).
+SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
+PROBLEM_CHARS = 240  # one validation problem, as the answer states it
 
 app = BedrockAgentResolver()
 
@@ -42,6 +52,9 @@ class Invocation:
     deadline: Deadline
     audit: AuditRecord
     lambda_context: LambdaContext | None
+    # The dedupe scope of an event that names no session: its own, so that it can neither block
+    # nor replay another caller's send (see `_service`). `#` and `/` never occur in a sessionId.
+    scope: str = field(default_factory=lambda: f"#invocation/{uuid.uuid4().hex}")
 
 
 @cache
@@ -70,7 +83,11 @@ def _service() -> EmailService:
         if settings.idempotency_table
         else None
     )
-    caller = Caller(agent_id=audit.agent_id or "", session_id=audit.session_id or "")
+    # Exactly-once is scoped to one conversation. Without a session id (an event that is not from
+    # Bedrock Agents, which always sends one) there is no conversation to tell a retry from a new
+    # request, so the scope is this invocation alone: nothing is wrongly blocked or replayed, and
+    # the human approval gate catches a repeated email instead.
+    caller = Caller(agent_id=audit.agent_id or "", session_id=audit.session_id or invocation.scope)
     return EmailService(client, _default_mailbox(settings.default_mailbox_id), caller=caller, guard=guard)
 
 
@@ -265,12 +282,12 @@ def _answer_invalid_input(error: RequestValidationError) -> BedrockResponse[dict
 
 @app.not_found
 def _answer_unknown_action(error: NotFoundError) -> BedrockResponse[dict[str, Any]]:
-    event = app.current_event
+    event = app.current_event  # its method and path are at most ECHO_LIMIT characters (`_prepare`)
     return _error(
         404,
         "unknown_action",
-        f"There is no action {event.http_method} {event.api_path}. The actions are: "
-        + ", ".join(f"{method} {path}" for method, path in _ACTIONS)
+        f"There is no action {event.http_method[:ECHO_LIMIT]} {event.api_path[:ECHO_LIMIT]}. The actions are: "
+        + ", ".join(f"{method} {path}" for method, path in _actions())
         + ".",
     )
 
@@ -293,27 +310,56 @@ def _describe_validation(errors: Any) -> tuple[str, list[str]]:
         location = [str(part) for part in item.get("loc", ())]
         if location and location[0] in ("body", "query", "path"):  # where it came from, not which field
             location = location[1:]
-        field = location[0] if location else "request body"
-        where = field + "".join(f"[{part}]" for part in location[1:])
-        if item.get("type") == "extra_forbidden":
-            problems.append(f"`{field}` is not a parameter of this action")
-        elif item.get("type") == "missing":
-            problems.append(f"`{where}` is required" if location else "the request has no body")
+        named = [str(name) for name in (item.get("ctx") or {}).get("fields", ())]  # a check across fields
+        if not location and item.get("type") == "missing":  # no body at all: say what it needs
+            named = _required_body_fields()
+            problem = (
+                f"the request has no body; {_listed(named)} {'is' if len(named) == 1 else 'are'} required"
+                if named
+                else "the request has no body"
+            )
         else:
-            problems.append(f"`{where}`: {str(item.get('msg', 'invalid')).removeprefix('Value error, ')}")
-        if field not in fields:
-            fields.append(field)
+            where = (location[0] + "".join(f"[{part}]" for part in location[1:])) if location else ""
+            if item.get("type") == "extra_forbidden":
+                problem = f"`{where}` is not a parameter of this action"
+            elif item.get("type") == "missing":
+                problem = f"`{where}` is required"
+            else:
+                about = f"`{where}`" if where else _listed(named) if named else "the request"
+                problem = f"{about}: {str(item.get('msg', 'invalid')).removeprefix('Value error, ')}"
+            named = named or [location[0] if location else "request body"]
+        problems.append(problem if len(problem) <= PROBLEM_CHARS else problem[: PROBLEM_CHARS - 3] + "...")
+        fields.extend(name for name in named if name not in fields)
     return "; ".join(problems), fields
 
 
-_ACTIONS = [
-    ("POST", "/send"),
-    ("GET", "/inbox"),
-    ("GET", "/emails/{email_id}"),
-    ("POST", "/reply"),
-    ("GET", "/pending"),
-    ("POST", "/pending/{email_id}/cancel"),
-]
+def _listed(names: list[str]) -> str:
+    quoted_names = [f"`{name}`" for name in names]
+    return ", ".join(quoted_names[:-1]) + " and " + quoted_names[-1] if len(names) > 1 else "".join(quoted_names)
+
+
+@cache
+def _openapi() -> dict[str, Any]:
+    """The operations as the agent sees them (the generated OpenAPI document), computed once."""
+    document: dict[str, Any] = json.loads(app.get_openapi_json_schema())
+    return document
+
+
+def _actions() -> list[tuple[str, str]]:
+    """Every action as (method, path), from the route table (through its OpenAPI document)."""
+    return [(method.upper(), path) for path, operations in _openapi()["paths"].items() for method in operations]
+
+
+def _required_body_fields() -> list[str]:
+    """The required body fields of the action being called, in the schema's order."""
+    event = app.current_event
+    operation = _openapi()["paths"].get(event.api_path, {}).get(event.http_method.lower(), {})
+    schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    reference = str(schema.get("$ref", ""))
+    if reference.startswith("#/components/schemas/"):
+        schema = _openapi().get("components", {}).get("schemas", {}).get(reference.rsplit("/", 1)[1], {})
+    required = schema.get("required", [])
+    return [str(name) for name in required] if isinstance(required, list) else []
 
 
 # -- the entry point -------------------------------------------------------------------------------
@@ -340,14 +386,14 @@ def _answer(event: Any, context: LambdaContext) -> dict[str, Any]:
     agent = prepared.get("agent")
     if not isinstance(agent, dict):
         agent = {}
-    audit = AuditRecord(
-        action=f"{prepared.get('httpMethod', '?')} {prepared.get('apiPath', '?')}",
-        agent_id=agent.get("id"),
-        agent_alias=agent.get("alias"),
-        session_id=prepared.get("sessionId") if isinstance(prepared.get("sessionId"), str) else None,
+    audit = AuditRecord(  # bounded values only: an absurd event must not make an absurd log line
+        action=f"{_echo(prepared, 'httpMethod') or '?'} {_echo(prepared, 'apiPath') or '?'}",
+        agent_id=_short_id(agent.get("id")),
+        agent_alias=_short_id(agent.get("alias")),
+        session_id=_session_id(prepared),
     )
     if problem is not None:
-        response = _fallback_response(prepared, 400, "invalid_request", problem)
+        response = problem.answer(prepared)
     else:
         remaining = context.get_remaining_time_in_millis() / 1000 if context else LOCAL_BUDGET_SECONDS
         invocation = Invocation(Deadline.in_seconds(remaining - RESPONSE_RESERVE_SECONDS), audit, context)
@@ -363,17 +409,41 @@ def _answer(event: Any, context: LambdaContext) -> dict[str, Any]:
     return response
 
 
-def _prepare(event: Any) -> tuple[dict[str, Any], str | None]:
+@dataclass(frozen=True, slots=True)
+class EventProblem:
+    """Why an event cannot go to the resolver; `fields` when named fields are at fault."""
+
+    message: str
+    fields: tuple[str, ...] = ()
+
+    def answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        if self.fields:
+            return _fallback_response(event, 400, "invalid_input", self.message, fields=list(self.fields))
+        return _fallback_response(event, 400, "invalid_request", self.message)
+
+
+def _prepare(event: Any) -> tuple[dict[str, Any], EventProblem | None]:
     """Check the event's shape and normalise parameters and body; (event, problem or None)."""
     if not isinstance(event, dict):
-        return {}, "The action request is not a JSON object."
+        return {}, EventProblem("The action request is not a JSON object.")
     prepared = dict(event)
     for key in ("apiPath", "httpMethod"):
         if not isinstance(event.get(key), str) or not event[key]:
-            return prepared, f"The action request has no {key}."
+            return prepared, EventProblem(f"The action request has no {key}.")
     if not isinstance(event.get("actionGroup", ""), str):  # the answer must echo it as a string
-        return prepared, "The action request's actionGroup is not a string."
+        return prepared, EventProblem("The action request's actionGroup is not a string.")
+    for key in ("apiPath", "httpMethod", "actionGroup"):
+        length = len(event.get(key, ""))
+        if length > ECHO_LIMIT:
+            return prepared, EventProblem(
+                f"The action request's {key} is {length:,} characters long; no action has one over {ECHO_LIMIT}."
+            )
     prepared.setdefault("actionGroup", "")
+    if event.get("sessionId") is not None and _session_id(event) is None:
+        return prepared, EventProblem(
+            "The action request's sessionId is not a Bedrock session id (2 to 100 letters, digits, '.', '_', ':' "
+            "or '-'). It scopes exactly-once sending, so the request was not run."
+        )
     parameters, problem = _properties(event.get("parameters"), "parameter")
     if problem:
         return prepared, problem
@@ -383,7 +453,7 @@ def _prepare(event: Any) -> tuple[dict[str, Any], str | None]:
         content = body.get("content") if isinstance(body, dict) else None
         media = content.get("application/json") if isinstance(content, dict) else None
         if not isinstance(media, dict):
-            return prepared, "The request body must be application/json with a list of properties."
+            return prepared, EventProblem("The request body must be application/json with a list of properties.")
         properties, problem = _properties(media.get("properties"), "body field")
         if problem:
             return prepared, problem
@@ -391,40 +461,82 @@ def _prepare(event: Any) -> tuple[dict[str, Any], str | None]:
     return prepared, None
 
 
-def _properties(items: Any, kind: str) -> tuple[list[dict[str, str]], str | None]:
+def _properties(items: Any, kind: str) -> tuple[list[dict[str, str]], EventProblem | None]:
     if items is None:
         return [], None
     if not isinstance(items, list):
-        return [], f"The {kind}s must be a list."
+        return [], EventProblem(f"The {kind}s must be a list.")
+    if len(items) > MAX_FIELDS:
+        return [], EventProblem(f"The request has {len(items):,} {kind}s; no action takes more than a few.")
     seen: set[str] = set()
     clean: list[dict[str, str]] = []
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            return [], f"Every {kind} needs a name and a value."
+            return [], EventProblem(f"Every {kind} needs a name and a value.")
         name = item["name"]
+        if len(name) > MAX_FIELD_NAME_CHARS:
+            return [], EventProblem(
+                f"A {kind} is named {quoted(name, 40)} ({len(name):,} characters); no action has a field named so."
+            )
         if name in seen:
-            return [], f"The {kind} `{name}` was given twice; give it once."
+            return [], EventProblem(f"The {kind} `{name}` was given twice; give it once.")
         seen.add(name)
         value = item.get("value")
-        text = value if isinstance(value, str) else json.dumps(value)
-        clean.append({"name": name, "type": str(item.get("type", "string")), "value": text})
+        if value is None:  # once turned into the text "null" and sent as a subject
+            return [], EventProblem(f"The {kind} `{name}` has no value. Give its value, or leave it out.", (name,))
+        if not isinstance(value, str):  # Bedrock sends every value as text; the models parse it
+            return [], EventProblem(
+                f"The {kind} `{name}` is {_kind_of(value)}, but every value must be text: write numbers and lists "
+                'as text too ("10", \'["ana@example.com"]\').',
+                (name,),
+            )
+        written_type = item.get("type")
+        clean.append(
+            {"name": name, "type": written_type[:40] if isinstance(written_type, str) else "string", "value": value}
+        )
     return clean, None
 
 
-def _fallback_response(event: dict[str, Any], status: int, code: str, message: str) -> dict[str, Any]:
-    """A Bedrock response built by hand, for events the resolver cannot take."""
+def _kind_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else "not text"
 
-    def echo(key: str) -> str:
-        value = event.get(key)
-        return value if isinstance(value, str) else ""
 
+def _echo(event: dict[str, Any], key: str) -> str:
+    value = event.get(key)
+    return value if isinstance(value, str) and len(value) <= ECHO_LIMIT else ""
+
+
+def _short_id(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) <= 100 else None
+
+
+def _session_id(event: dict[str, Any]) -> str | None:
+    """The event's sessionId when it is one Bedrock could have sent, else None."""
+    value = event.get("sessionId")
+    return value if isinstance(value, str) and SESSION_ID.fullmatch(value) else None
+
+
+def _fallback_response(
+    event: dict[str, Any], status: int, code: str, message: str, **details: object
+) -> dict[str, Any]:
+    """A Bedrock response built by hand, for events the resolver cannot take.
+
+    The contract wants actionGroup, apiPath and httpMethod echoed, and Bedrock matches them to the
+    call it made. A value that is not a string, or is longer than ECHO_LIMIT, cannot be Bedrock's
+    (its names and paths are short), so no echo could match it: it is answered with "" instead of
+    being repeated, which keeps the answer to an absurd event small.
+    """
     return {
         "messageVersion": "1.0",
         "response": {
-            "actionGroup": echo("actionGroup"),
-            "apiPath": echo("apiPath"),
-            "httpMethod": echo("httpMethod"),
+            "actionGroup": _echo(event, "actionGroup"),
+            "apiPath": _echo(event, "apiPath"),
+            "httpMethod": _echo(event, "httpMethod"),
             "httpStatusCode": status,
-            "responseBody": {"application/json": {"body": json.dumps({"error": code, "message": message})}},
+            "responseBody": {"application/json": {"body": json.dumps({"error": code, "message": message, **details})}},
         },
     }

@@ -33,6 +33,7 @@ TARGET_SEPARATOR = "___"
 # Everything of a gateway call shares one caller: the gateway passes on nothing that names the
 # conversation, so exactly-once is scoped to the gateway (see `bedrock_event`).
 GATEWAY_AGENT_PREFIX = "agentcore-gateway:"
+GATEWAY_SESSION_ID = "agentcore-gateway"  # one exactly-once scope per gateway (the agent id names it)
 _LOCATIONS = ("path", "query")
 
 
@@ -126,13 +127,14 @@ def bedrock_event(event: Any, custom: Mapping[str, Any], routes: Mapping[str, Ro
     translated: dict[str, Any] = {
         "messageVersion": "1.0",
         # The caller of exactly-once (email_service.Caller): the gateway. No context field names a
-        # conversation, so the same email asked for twice through this gateway within the window is
-        # sent once, whichever conversation asks.
+        # conversation, so the whole gateway is one scope (a fixed, valid session id): the same email
+        # asked for twice through this gateway within the window is sent once, whichever
+        # conversation asks.
         "agent": {
             "id": GATEWAY_AGENT_PREFIX + (gateway_id if isinstance(gateway_id, str) else "unknown"),
             "alias": str(custom.get(TARGET_ID_KEY) or ""),
         },
-        "sessionId": "",
+        "sessionId": GATEWAY_SESSION_ID,
         "actionGroup": target,
         "apiPath": route.path,
         "httpMethod": route.method,

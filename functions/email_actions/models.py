@@ -8,44 +8,93 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 MAX_RECIPIENTS = 50
 MAX_SUBJECT_CHARS = 400
 MAX_BODY_CHARS = 50_000
+MAX_WRITTEN_ADDRESS_CHARS = 512  # a display name and an address; longer is not a recipient
+QUOTE_CHARS = 80  # how much of a bad value an error message may quote
 
-# Header fields must never carry line breaks or NUL: that is how header injection works.
-_HEADER_BREAKERS = re.compile(r"[\r\n\x00]")
+# A subject is one header line. Refused: every control character (category Cc: CR, LF, NUL, TAB,
+# VT, FF, ESC, DEL and the C1 range with NEL), the Unicode line and paragraph separators, the bidi
+# embedding, override and isolate controls (they reorder what the approver and recipient see),
+# and lone surrogates (not encodable as UTF-8). Joiners and bidi marks stay: emoji sequences,
+# Persian and right-to-left text need them.
+SUBJECT_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# A body is prose: tab, LF and CR stay; other C0 and C1 controls (terminal escapes, NUL, form
+# feed, NEL) have no place in an email a model writes, and lone surrogates cannot be encoded.
+BODY_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# In an address (and its display name) nothing invisible may hide: controls, format characters
+# (zero-width, joiners, bidi marks and overrides, soft hyphen, tags), separators, private-use,
+# unassigned code points and surrogates would make one address display as another.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # A practical address check: one @, no spaces or specials, a dotted domain. Unicode letters are
 # allowed on both sides (SMTPUTF8); MultiMail makes the final call on deliverability.
 _ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\\\"]{1,64}@(?=.{1,253}$)([^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$")
-_NAMED_ADDRESS = re.compile(r"^[^<>]*<([^<>]+)>$")
+_NAMED_ADDRESS = re.compile(r"^([^<>]*)<([^<>]+)>$")
+_ADDRESS_LIKE = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
-def no_header_breaks(value: str) -> str:
-    if _HEADER_BREAKERS.search(value):
-        raise ValueError("must not contain line breaks or NUL characters")
-    return value
+def quoted(value: str, limit: int = QUOTE_CHARS) -> str:
+    """A value as an error message may show it: in quotes, and cut, so a huge value cannot bloat an answer."""
+    return repr(value if len(value) <= limit else value[: limit - 3] + "...")
 
 
-def no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+def _code_point(character: str) -> str:
+    name = unicodedata.name(character, "")
+    return f"U+{ord(character):04X}" + (f" ({name})" if name else "")
+
+
+def _refusing(characters: re.Pattern[str], rule: str) -> Callable[[str], str]:
+    """A validator that refuses the first of `characters` found, naming it in `rule` ({found})."""
+
+    def check(value: str) -> str:
+        found = characters.search(value)
+        if found:
+            raise ValueError(rule.format(found=_code_point(found.group())))
+        return value
+
+    return check
+
+
+single_line = _refusing(
+    SUBJECT_REFUSED,
+    "must not contain line breaks or control characters, and it contains {found}: write it as one line of visible text",
+)
+plain_text = _refusing(
+    BODY_REFUSED, "contains the control character {found}; of the controls only tab and line breaks are allowed"
+)
 
 
 def _email_address(value: str) -> str:
-    no_header_breaks(value)
+    if len(value) > MAX_WRITTEN_ADDRESS_CHARS:
+        raise ValueError(f"{quoted(value)} is not an email address (it is {len(value)} characters long)")
+    for character in value:
+        if unicodedata.category(character) in _INVISIBLE_CATEGORIES:
+            raise ValueError(
+                f"{quoted(value)} contains the invisible or control character {_code_point(character)}, which can "
+                "make one address look like another: write the address without it"
+            )
     candidate = value.strip()
+    display_name = ""
     named = _NAMED_ADDRESS.match(candidate)  # "Bob <bob@example.com>" is how people write it
     if named:
-        candidate = named.group(1).strip()
+        display_name, candidate = named.group(1), named.group(2).strip()
     if len(candidate) > 254 or not _ADDRESS.match(candidate):
-        shown = value if len(value) <= 80 else value[:77] + "..."  # a huge value must not bloat the answer
-        raise ValueError(f"{shown!r} is not an email address")
+        raise ValueError(f"{quoted(value)} is not an email address")
+    for shown in _ADDRESS_LIKE.findall(display_name):
+        if shown.casefold() != candidate.casefold():
+            raise ValueError(
+                f"the display name shows the address {quoted(shown, 60)}, but the email would go to "
+                f"{quoted(candidate, 100)}: write only the address the user asked for"
+            )
     return candidate
 
 
@@ -62,10 +111,50 @@ def _address_list(value: Any) -> Any:
     return [part for part in re.split(r"[,;]", text) if part.strip()]
 
 
+# -- look-alike (mixed-script) domains ------------------------------------------------------------
+
+# Scripts that one domain label may legitimately combine (Unicode TS 39, "highly restrictive").
+_SCRIPT_FAMILIES = (
+    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
+    frozenset({"LATIN", "CJK", "HANGUL"}),
+)
+_WIDTH_PREFIXES = frozenset({"FULLWIDTH", "HALFWIDTH"})
+
+
+def _script(character: str) -> str | None:
+    """The script of a letter, from its Unicode name (the standard library has no script property);
+    None for digits, hyphens and marks, which every script shares."""
+    if not character.isalpha():
+        return None
+    words = unicodedata.name(character, "UNNAMED").split()
+    script = words[1] if words[0] in _WIDTH_PREFIXES and len(words) > 1 else words[0]
+    return "KATAKANA" if script == "KATAKANA-HIRAGANA" else script
+
+
+def _lookalike_label(label: str) -> bool:
+    if label.lower().startswith("xn--"):
+        try:
+            label = label.encode("ascii").decode("idna")
+        except UnicodeError:
+            return False  # not valid punycode: MultiMail refuses or bounces it
+    if unicodedata.normalize("NFKC", label) != label:  # fullwidth, mathematical, ligature letters
+        return True
+    scripts = {script for script in map(_script, label) if script}
+    return len(scripts) > 1 and not any(scripts <= family for family in _SCRIPT_FAMILIES)
+
+
+def is_lookalike(address: str) -> bool:
+    """True when a label of the address's domain mixes scripts (`paypal.com` written
+    with a Cyrillic U+0430 for its first `a`)."""
+    domain = address.rpartition("@")[2]
+    return any(_lookalike_label(label) for label in domain.split("."))
+
+
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
 AddressList = Annotated[list[EmailAddress], BeforeValidator(_address_list)]
-HeaderText = Annotated[str, AfterValidator(no_header_breaks)]
-BodyText = Annotated[str, AfterValidator(no_nul)]
+SubjectText = Annotated[str, AfterValidator(single_line)]
+BodyText = Annotated[str, AfterValidator(plain_text)]
 
 
 class _Request(BaseModel):
@@ -73,8 +162,25 @@ class _Request(BaseModel):
     # that nothing was attached.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
+    def address_lists(self) -> dict[str, list[str]]:
+        """The request's recipient lists that are given, by field name."""
+        return {}
+
     def recipient_count(self) -> int:
-        return 0
+        return sum(len(addresses) for addresses in self.address_lists().values())
+
+    def lookalike_addresses(self) -> list[str]:
+        """Recipients whose domain mixes scripts: accepted, but the answer should warn the user."""
+        return [a for addresses in self.address_lists().values() for a in addresses if is_lookalike(a)]
+
+    def _check_recipient_limit(self, count: int, limit: int, described: str) -> None:
+        if count > limit:
+            # The error carries the fields that hold recipients, so the answer can name them.
+            raise PydanticCustomError(
+                "too_many_recipients",
+                "at most {limit} {described}; there are {count}",
+                {"limit": limit, "described": described, "count": count, "fields": list(self.address_lists())},
+            )
 
 
 class SendEmailRequest(_Request):
@@ -85,7 +191,7 @@ class SendEmailRequest(_Request):
     )
     cc: AddressList | None = Field(default=None, description="Optional carbon-copy recipients, same format as `to`.")
     bcc: AddressList | None = Field(default=None, description="Optional blind-copy recipients, same format as `to`.")
-    subject: HeaderText = Field(
+    subject: SubjectText = Field(
         min_length=1, max_length=MAX_SUBJECT_CHARS, description="The subject line, a single line of text."
     )
     body: BodyText = Field(
@@ -101,12 +207,12 @@ class SendEmailRequest(_Request):
 
     @model_validator(mode="after")
     def _recipients_within_limit(self) -> SendEmailRequest:
-        if self.recipient_count() > MAX_RECIPIENTS:
-            raise ValueError(f"at most {MAX_RECIPIENTS} recipients in to, cc and bcc together")
+        self._check_recipient_limit(self.recipient_count(), MAX_RECIPIENTS, "recipients in to, cc and bcc together")
         return self
 
-    def recipient_count(self) -> int:
-        return len(self.to) + len(self.cc or ()) + len(self.bcc or ())
+    def address_lists(self) -> dict[str, list[str]]:
+        given = {"to": self.to, "cc": self.cc, "bcc": self.bcc}
+        return {field: list(addresses) for field, addresses in given.items() if addresses}
 
 
 class ReplyRequest(_Request):
@@ -130,9 +236,11 @@ class ReplyRequest(_Request):
 
     @model_validator(mode="after")
     def _recipients_within_limit(self) -> ReplyRequest:
-        if self.recipient_count() > MAX_RECIPIENTS - 1:
-            raise ValueError(f"at most {MAX_RECIPIENTS - 1} addresses in cc")
+        self._check_recipient_limit(len(self.cc or ()), MAX_RECIPIENTS - 1, "addresses in cc")
         return self
 
+    def address_lists(self) -> dict[str, list[str]]:
+        return {"cc": list(self.cc)} if self.cc else {}
+
     def recipient_count(self) -> int:
-        return 1 + len(self.cc or ())
+        return 1 + len(self.cc or ())  # the original's sender, and the copies

@@ -26,7 +26,47 @@ FIXTURES = {
     if not path.stem.startswith("gateway_")
 }
 GOOD_FIXTURES = sorted(name for name in FIXTURES if not name.startswith("bad_"))
-BREAKERS = ("\r", "\n", "\r\n", "\x00")
+# Line breaks and controls that header fields (subject, to, cc, bcc) must refuse: CR, LF, NUL, and
+# the Unicode ones a model or an attacker can also use (issue 12).
+BREAKERS = ("\r", "\n", "\r\n", "\x00", "\x0b", "\x0c", "\x1b", "\x85", "\u2028", "\u2029", "\u202e")
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Every character a subject refuses: all of category Cc, the line and paragraph separators, and
+# the bidi embedding, override and isolate controls.
+SUBJECT_REFUSED = (*map(chr, (*range(0x20), *range(0x7F, 0xA0))), "\u2028", "\u2029", *BIDI_CONTROLS)
+# Invisible or direction-changing characters that would make an address display as another one.
+INVISIBLE_CHARACTERS = (
+    "\u200b",  # ZERO WIDTH SPACE
+    "\u200c",  # ZERO WIDTH NON-JOINER
+    "\u200d",  # ZERO WIDTH JOINER
+    "\u2060",  # WORD JOINER
+    "\ufeff",  # BYTE ORDER MARK
+    "\u00ad",  # SOFT HYPHEN
+    "\u200e",  # LEFT-TO-RIGHT MARK
+    "\u200f",  # RIGHT-TO-LEFT MARK
+    "\u061c",  # ARABIC LETTER MARK
+    *BIDI_CONTROLS,
+    "\U000e0041",  # TAG LATIN CAPITAL LETTER A
+    "\ue000",  # private use
+    "\x1b",
+    "\u2028",
+)
+# A display name that shows one address while the email goes to another.
+SPOOFED_RECIPIENTS = (
+    "ceo@company.com <attacker@evil.com>",
+    '"ceo@company.com" <attacker@evil.com>',
+    "CEO (ceo@company.com) <attacker@evil.com>",
+    "Reply to ceo@company.com only <attacker@evil.com>",
+    "ceo@company <attacker@evil.com>",
+)
+# Mixed-script (look-alike) domains: accepted, and reported by the request models.
+LOOKALIKE_ADDRESSES = (
+    "billing@p\u0430ypal.com",  # a Cyrillic a
+    "ceo@xn--pypal-4ve.com",  # the same in punycode
+    "ana@g\u03bfogle.com",  # a Greek omicron
+    "ana@\uff50aypal.com",  # a FULLWIDTH p
+)
+# What a malformed event (or a gateway call of the wrong type) carries instead of text.
+NON_STRING_VALUES: tuple[object, ...] = (None, 0, 42, -1.5, True, False, [], ["ana@example.com"], {}, {"value": "Hi"})
 
 # Internationalised addresses that a model could well be given (SMTPUTF8 and IDNA forms).
 INTERNATIONAL_ADDRESSES = (
@@ -57,6 +97,10 @@ INVALID_ADDRESSES = (
     "bob@exam\x00ple.com",
     "a" * 65 + "@example.com",
     "bob@" + "a" * 250 + ".com",
+    "bob@example.com\u2028Bcc: all@example.com",
+    "b\u200bob@example.com",
+    "bob@exam\u202eple.com",
+    *SPOOFED_RECIPIENTS,
 )
 
 
@@ -170,9 +214,16 @@ hostile_text = st.one_of(
             "\u202eevil",
             "\ufeffbom",
             "😀" * 20,
+            "a\u2028b",
+            "\x1b[31mred",
+            *SPOOFED_RECIPIENTS,
         )
     ),
     st.integers(min_value=1000, max_value=300_000).map(lambda n: "x" * n),  # huge
+    # huge and expensive to serialise: each of these grows several times when escaped twice
+    st.sampled_from(("😀", '"', "\\", "é", "\u2028")).flatmap(
+        lambda unit: st.integers(100, 50_000).map(lambda n: unit * n)
+    ),
 )
 
 
@@ -203,7 +254,12 @@ def value_for(field: Field) -> st.SearchStrategy[Any]:
         hostile_text,
         invalid_addresses if field.schema.get("type") == "array" else hostile_text,
         st.one_of(
-            st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.lists(st.integers(), max_size=3)
+            st.none(),
+            st.booleans(),
+            st.integers(),
+            st.floats(allow_nan=False),
+            st.lists(st.integers(), max_size=3),
+            st.sampled_from(NON_STRING_VALUES),
         ),
     )
 

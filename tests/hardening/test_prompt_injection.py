@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devtools.multimail_standin import AGENT_ADDRESS, ATTACKER_ADDRESS, COLLEAGUE_MAILBOX_ID, INJECTION_EMAIL_ID
+from email_actions.models import SUBJECT_REFUSED  # what a subject we send may not hold (the colleague's send)
 from tests.conftest import load_event, with_body, with_params
 from tests.hardening.conftest import Harness, hardening_settings
 from tests.hardening.counts import ROOT
@@ -72,9 +73,7 @@ def test_hostile_text_in_any_inbound_email_reaches_the_model_only_as_marked_data
     # GIVEN a colleague's email, carrying hostile text and a unique marker, lands in the agent's inbox
     harness.fresh()
     marker = f"MARK{len(harness.standin.emails()):06d}X"
-    text = (
-        f"{marker} {injection}".replace("\r", " ").replace("\n", " ") if where == "subject" else f"{marker} {injection}"
-    )
+    text = SUBJECT_REFUSED.sub(" ", f"{marker} {injection}") if where == "subject" else f"{marker} {injection}"
     fields = {"subject": "Hello", "body": "Hello"} | {where: text}
     sent = harness.run(
         with_body(load_event("send"), to=AGENT_ADDRESS, mailbox_id=COLLEAGUE_MAILBOX_ID, **fields)

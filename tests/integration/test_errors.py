@@ -20,7 +20,7 @@ BAD_INPUT = {
     # fixture: (status, field the answer must name, words the answer must contain)
     "bad_send_invalid_address": (400, "to", "'bob@' is not an email address"),
     "bad_send_header_injection": (400, "subject", "must not contain line breaks"),
-    "bad_send_too_many_recipients": (400, "request body", "at most 50 recipients"),
+    "bad_send_too_many_recipients": (400, "to", "at most 50 recipients"),
     "bad_send_no_properties": (400, "to", "`to` is required"),
     "bad_inbox_limit": (400, "limit", "less than or equal to 50"),
     "bad_reply_missing_email_id": (400, "email_id", "`email_id` is required"),

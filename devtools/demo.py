@@ -31,6 +31,10 @@ FOLLOW_SECONDS = 5.0
 SCANNING = frozenset({"pending_scan"})
 AWAITING_APPROVAL = "pending_send_approval"
 APPROVED_NOT_YET_SENT = frozenset({AWAITING_APPROVAL, "approved"})
+# The statuses only an email the agent sent can have (the spec's list enum, plus scan and delivery).
+OUTGOING_STATUSES = frozenset(
+    {*SCANNING, AWAITING_APPROVAL, "approved", "scheduled", "sent", "send_failed", "cancelled", "rejected"}
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ def oversight(standin: StandIn, method: str, path: str, body: Mapping[str, Any] 
 def human_decides(standin: StandIn, email_id: str, action: str = "approve") -> tuple[int, dict[str, Any]]:
     """POST /v1/oversight/decide {email_id, action}: the person approves or rejects a queued email."""
     status, body = oversight(standin, "POST", "/v1/oversight/decide", {"email_id": email_id, "action": action})
-    return status, body if isinstance(body, dict) else {"body": body}
+    # The decision's answer names no email ({status, postmark_message_id}); the story notes which one.
+    return status, {"email_id": email_id, **body} if isinstance(body, dict) else {"body": body}
 
 
 def human_queue(standin: StandIn) -> tuple[int, dict[str, Any]]:
@@ -281,7 +286,7 @@ def _headline(step: Step) -> str:
         return f"email {body.get('id', body.get('email_id', '?'))} is now {body.get('status', '?')}"
     if "emails" in body:
         return f"{body.get('count', 0)} email(s) in {body.get('mailbox_id', '?')}"
-    if "email" in body and body["email"].get("direction") == "outbound":
+    if "email" in body and _outgoing(body["email"]):
         return f"status {body['email'].get('status', '?')}  email_id {body['email'].get('id', '?')}"
     if "email" in body:
         email = body["email"]
@@ -291,13 +296,18 @@ def _headline(step: Step) -> str:
     return ""
 
 
+def _outgoing(email: Mapping[str, Any]) -> bool:
+    """An email the agent wrote: MultiMail's full email names no direction, its status tells."""
+    return email.get("direction") == "outbound" or email.get("status") in OUTGOING_STATUSES
+
+
 def _details(step: Step) -> list[str]:
     """A few lines of what came back: the emails listed, or the email read."""
     body = step.body
     if isinstance(body.get("emails"), list):
         outbound = step.actor == "human" or (step.event is not None and step.event.get("apiPath") == "/pending")
         return _email_lines(body["emails"][:8], to=outbound)
-    if isinstance(body.get("email"), dict) and body["email"].get("direction") != "outbound":
+    if isinstance(body.get("email"), dict) and not _outgoing(body["email"]):
         untrusted = body["email"].get("untrusted") or {}
         return [
             f"subject  {untrusted.get('subject', '')}",

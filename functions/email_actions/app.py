@@ -486,8 +486,8 @@ def _properties(items: Any, kind: str) -> tuple[list[dict[str, str]], EventProbl
             return [], EventProblem(f"The {kind} `{name}` has no value. Give its value, or leave it out.", (name,))
         if not isinstance(value, str):  # Bedrock sends every value as text; the models parse it
             return [], EventProblem(
-                f"The {kind} `{name}` is {_kind_of(value)}, but every value must be text: write numbers and lists "
-                'as text too ("10", \'["ana@example.com"]\').',
+                f"The {kind} `{name}` is {_kind_of(value)}, which it cannot be: give it as the action describes "
+                "it (text, a whole number, or a list of addresses). Correct the request and call again.",
                 (name,),
             )
         written_type = item.get("type")

@@ -1,6 +1,6 @@
 """Every request the function sends to MultiMail, validated against our contract with openapi-core.
 
-The real handler (``email_actions.app.lambda_handler``) runs each Bedrock fixture in events/ through the
+The real handler (``email_actions.app.lambda_handler``) runs each fixture in events/ (Bedrock and gateway) through the
 shared fixtures of tests/conftest.py: the API key in moto's Secrets Manager, MultiMail as the loopback
 stand-in. The stand-in records each request as it arrived (method, path, query, headers, body), and each
 is checked against contract/multimail.openapi.json: the operation exists, the path and query parameters
@@ -15,13 +15,14 @@ import pytest
 from openapi_core.exceptions import OpenAPIError
 
 from devtools.events import EVENTS
+from devtools.mcp_server.invocation import invoke_gateway_fixture, is_gateway_fixture
 from devtools.multimail_standin import RecordedRequest, StandIn
 from tests.conftest import Invoke, load_event, with_params
 from tests.contract.contract import check_request
 
 FIXTURES = sorted(path.stem for path in EVENTS.glob("*.json"))
 # Fixtures the function answers without calling MultiMail: bad input never reaches it.
-LOCAL_ONLY = {name for name in FIXTURES if name.startswith("bad_")}
+LOCAL_ONLY = {name for name in FIXTURES if name.startswith(("bad_", "gateway_bad_"))}
 
 
 def contract_violations(requests: list[RecordedRequest]) -> list[str]:
@@ -37,13 +38,16 @@ def contract_violations(requests: list[RecordedRequest]) -> list[str]:
 
 def run(invoke: Invoke, standin: StandIn, event: dict[str, Any]) -> list[RecordedRequest]:
     standin.clear_requests()
-    invoke(event)
+    if is_gateway_fixture(event):  # events/gateway_*.json: the same call as an AgentCore Gateway makes it
+        invoke_gateway_fixture(event)
+    else:
+        invoke(event)
     return standin.requests
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
 def test_every_request_of_each_action_fits_the_contract(invoke: Invoke, function_env: StandIn, fixture: str) -> None:
-    # GIVEN the deployed configuration pointed at the stand-in, and one Bedrock fixture
+    # GIVEN the deployed configuration pointed at the stand-in, and one fixture (Bedrock or gateway)
     # WHEN the real handler runs it
     requests = run(invoke, function_env, load_event(fixture))
     # THEN every request it sent to MultiMail is one the contract allows (and an action that should call

@@ -90,10 +90,10 @@ def test_inbox_read_and_a_reply_declined_then_accepted(
     # THEN the reply reached MultiMail once, and waits for a human
     accepted = model.last_tool_results(5)[accepted_call]
     assert accepted["status"] == "success"
-    assert accepted["content"][0]["json"]["status"] == "pending_send_approval"
+    assert accepted["content"][0]["json"]["status"] == "pending_scan"  # accepted, scanned, then approved
     sent = outbound(function_env)
     assert len(sent) == outbound_before + 1
-    assert sent[-1].status == "pending_send_approval"
+    assert sent[-1].status in ("pending_scan", "pending_send_approval")  # scanned, then a person decides
     assert sent[-1].in_reply_to == INVOICE_EMAIL_ID
     assert second.text == "Your reply is queued and waits for human approval in MultiMail."
     # AND the history alternates user/assistant, and all tool calls share one session

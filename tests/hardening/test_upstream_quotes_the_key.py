@@ -114,14 +114,14 @@ def test_the_scrubbed_error_still_tells_the_model_what_multimail_said(harness: H
     # GIVEN a refusal whose text quotes the key among useful words
     key = harness.standin.agent_key
     harness.inject(
-        Faults.status(422, json.dumps({"error": f"recipient refused; key Bearer {key}"})), path_contains="/send"
+        Faults.status(400, json.dumps({"error": f"recipient refused; key Bearer {key}"})), path_contains="/send"
     )
     # WHEN the agent sends
     run = harness.run(load_event("send"), timeout_seconds=2)
-    # THEN the useful words survive, and the key is replaced by a marker
-    assert run.answer.status == 422
-    assert "MultiMail said: recipient refused; key Bearer [redacted]" in run.answer.message
-    assert key not in run.answer.message
+    # THEN the useful words survive (as MultiMail's own text, marked untrusted), the key replaced by a marker
+    assert run.answer.status == 400
+    assert run.answer.body["untrusted"]["multimail_error"] == "recipient refused; key Bearer [redacted]"
+    assert key not in json.dumps(run.answer.raw)
 
 
 @pytest.mark.parametrize("route", ["read_email", "inbox"])

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from email_actions import snapstart
 from email_actions.email_service import Caller, EmailService
 from email_actions.errors import EmailActionError, UpstreamError
 from email_actions.idempotency import DynamoDBOnceGuard
@@ -32,6 +33,7 @@ LOCAL_BUDGET_SECONDS = 25.0  # when there is no Lambda context (local runs)
 CONFIRM = {"x-requireConfirmation": "ENABLED"}
 
 app = BedrockAgentResolver()
+snapstart.register()  # with SnapStart on, the runtime runs its hooks around the snapshot
 
 
 @dataclass(slots=True)

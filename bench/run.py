@@ -546,10 +546,12 @@ def restore_details(name: str, outcomes: Sequence[Outcome]) -> str:
     first = median(o.result["first_call_ms"] for o in outcomes)
     low, high = spread([o.result["cold_ms"] for o in outcomes])
     before = median(o.result["before_snapshot_ms"] for o in outcomes)
+    late = sorted({module for o in outcomes for module in o.result["late_imports"]})
     return (
         f"restore, {name}: after-restore hooks {ms(hooks)} + first call {ms(first)} (p10-p90 of the sum "
-        f"{ms(low)}-{ms(high)}); before-snapshot hooks {ms(before)}, paid once per published version; in every "
-        "sample the hooks ran in order, no key was read before the snapshot, the pool was new and random reseeded"
+        f"{ms(low)}-{ms(high)}); before-snapshot hooks {ms(before)}, paid once per published version; "
+        f"modules first imported after the restore: {', '.join(late) or 'none'}; in every sample the hooks ran "
+        "in order, no key was read before the snapshot, the pool was new and random was reseeded"
     )
 
 

@@ -146,6 +146,7 @@ def _restore(config: dict[str, Any]) -> dict[str, Any]:
     before_ms = (time.perf_counter() - started) * 1000
     key_reads_at_snapshot = adapter.key_reads()
     pool_at_snapshot = adapter.connection_pool()
+    modules_at_snapshot = set(sys.modules)
     reader, writer = os.pipe()
     child = os.fork()
     if child == 0:  # the restored copy
@@ -164,6 +165,7 @@ def _restore(config: dict[str, Any]) -> dict[str, Any]:
                 "pool_renewed": adapter.connection_pool() is not pool_at_snapshot,
                 "key_reads_after": adapter.key_reads(),
                 "random": random.random(),  # noqa: S311 - checks reseeding, not a secret
+                "late_imports": sorted(set(sys.modules) - modules_at_snapshot),  # what the snapshot lacked
             }
             with os.fdopen(writer, "w", encoding="utf-8") as pipe:
                 json.dump(report, pipe)

@@ -47,6 +47,11 @@ def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws_clients.client("dynamodb"))
 
 
+def load_utility() -> None:
+    """Import Powertools' idempotency utility now (before a SnapStart snapshot) instead of at the first send."""
+    import aws_lambda_powertools.utilities.idempotency.persistence.dynamodb  # noqa: F401
+
+
 def forget_persistence() -> None:
     """Drop the persistence layer and its DynamoDB client (and so its connections)."""
     _persistence.cache_clear()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from email_actions import aws_clients, idempotency, multimail
+from email_actions.observability import logger
 from email_actions.settings import get_settings
 
 if TYPE_CHECKING:
@@ -41,15 +42,13 @@ journal: list[str] = []
 def before_snapshot() -> None:
     """Build what the first call needs, then make sure nothing secret or connection-bound is kept."""
     journal.append("before_snapshot")
-    _warm_resolver()
-    for name in FIRST_REQUEST_MODULES:
-        importlib.import_module(name)
-    with_table = _has_idempotency_table()
-    if with_table:
-        idempotency.load_utility()
-    aws_clients.preload(AWS_SERVICES if with_table else AWS_SERVICES[:1])
-    _forget_what_must_not_cross()
-    multimail.connection_pool().clear()
+    try:
+        _load_what_the_first_call_needs()
+    except Exception:  # only speed is lost: the first call loads what is missing, so publishing goes on
+        logger.exception("SnapStart warm-up failed; the first call after a restore will be slower")
+    finally:
+        _forget_what_must_not_cross()
+        multimail.connection_pool().clear()
 
 
 def after_restore() -> None:
@@ -59,6 +58,16 @@ def after_restore() -> None:
     aws_clients.renew_session()
     _forget_what_must_not_cross()
     random.seed()  # from os.urandom: each restored copy draws different numbers
+
+
+def _load_what_the_first_call_needs() -> None:
+    _warm_resolver()
+    for name in FIRST_REQUEST_MODULES:
+        importlib.import_module(name)
+    with_table = _has_idempotency_table()
+    if with_table:
+        idempotency.load_utility()
+    aws_clients.preload(AWS_SERVICES if with_table else AWS_SERVICES[:1])
 
 
 def _forget_what_must_not_cross() -> None:

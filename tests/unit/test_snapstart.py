@@ -106,6 +106,22 @@ def test_the_warm_up_request_never_reaches_a_route(snapshot_env: None, monkeypat
     assert snapstart.journal == ["before_snapshot"]
 
 
+def test_a_failed_warm_up_still_leaves_nothing_secret_in_the_snapshot(
+    snapshot_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a warm-up that fails, and a secrets provider cached during initialisation
+    def broken() -> None:
+        raise RuntimeError("warm-up failed")
+
+    monkeypatch.setattr(snapstart, "_warm_resolver", broken)
+    DEFAULT_PROVIDERS["secrets"] = FakeSecretsProvider()
+    # WHEN the before-snapshot hook runs
+    snapstart.before_snapshot()
+    # THEN the snapshot can still be taken (no exception) and it holds no secrets provider
+    assert "secrets" not in DEFAULT_PROVIDERS
+    assert idempotency._persistence.cache_info().currsize == 0
+
+
 def test_after_a_restore_the_copy_has_its_own_pool_session_and_random_numbers(snapshot_env: None) -> None:
     # GIVEN the state a snapshot would hold: a pool, a session with models, a secrets provider, a seeded random
     snapstart.before_snapshot()

@@ -8,6 +8,11 @@ name, like the runtime does with `Handler:`.
 
 Modes:
 - cold:  import the handler and answer one /send; report the time of each step.
+- restore: a simulated SnapStart restore. Import the handler and run the before-snapshot hooks (what
+         Lambda does when it publishes a version), fork (the child is a restored copy of that memory),
+         and in the child run the after-restore hooks and answer one /send, timed. The child also
+         reports what the hooks guarantee: the order they ran in, that no key was read before the
+         snapshot, that the MultiMail pool is a new one, and its own random numbers.
 - warm:  the same, then keep invoking (a warm execution environment): per-call times of the handler
          and of a bare urllib3 request to the same endpoint (the floor), interleaved, then enough more
          calls to reach the invocation count; peak RSS at the end.
@@ -24,6 +29,7 @@ import importlib
 import importlib.util
 import json
 import os
+import random
 import resource
 import sys
 import time
@@ -47,6 +53,8 @@ def main(config_path: str, result_path: str) -> None:
     mode = config["mode"]
     if mode == "cold":
         result = _cold(config)
+    elif mode == "restore":
+        result = _restore(config)
     elif mode == "warm":
         result = _warm(config)
     elif mode == "shape":
@@ -124,6 +132,61 @@ def _cold(config: dict[str, Any]) -> dict[str, Any]:
         "first_call_ms": first_ms,
         "cold_ms": (imported - started) * 1000 + first_ms,
         "status": _status(response),
+    }
+
+
+def _restore(config: dict[str, Any]) -> dict[str, Any]:
+    event = json.dumps(config["events"]["send"]).replace(config["mark"], f"{config['run']}.0")
+    handler = _import_handler(config["handler"])
+    context_class = _load_context_class(config["context_module"])
+    hooks = importlib.import_module(config["snapstart"]["hooks"])
+    adapter = importlib.import_module(config["snapstart"]["adapter"])
+    started = time.perf_counter()
+    hooks.before_snapshot()
+    before_ms = (time.perf_counter() - started) * 1000
+    key_reads_at_snapshot = adapter.key_reads()
+    pool_at_snapshot = adapter.connection_pool()
+    modules_at_snapshot = set(sys.modules)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the restored copy
+        code = 1
+        try:
+            os.close(reader)
+            started = time.perf_counter()
+            hooks.after_restore()
+            restored = time.perf_counter()
+            first_ms, response = _invoke(handler, context_class, event)
+            report = {
+                "after_restore_ms": (restored - started) * 1000,
+                "first_call_ms": first_ms,
+                "status": _status(response),
+                "hooks": list(hooks.journal),
+                "pool_renewed": adapter.connection_pool() is not pool_at_snapshot,
+                "key_reads_after": adapter.key_reads(),
+                "random": random.random(),  # noqa: S311 - checks reseeding, not a secret
+                "late_imports": sorted(set(sys.modules) - modules_at_snapshot),  # what the snapshot lacked
+            }
+            with os.fdopen(writer, "w", encoding="utf-8") as pipe:
+                json.dump(report, pipe)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    with os.fdopen(reader, encoding="utf-8") as pipe:
+        text = pipe.read()
+    _, status = os.waitpid(child, 0)
+    if status != 0 or not text:
+        raise SystemExit(f"the restored copy failed (wait status {status})")
+    restored_copy: dict[str, Any] = json.loads(text)
+    copy_random = restored_copy.pop("random")
+    parent_random = random.random()  # noqa: S311 - what the copy would have drawn had it not been reseeded
+    return {
+        **restored_copy,
+        "before_snapshot_ms": before_ms,
+        "key_reads_at_snapshot": key_reads_at_snapshot,
+        "random_differs": copy_random != parent_random,
+        "cold_ms": restored_copy["after_restore_ms"] + restored_copy["first_call_ms"],
     }
 
 

@@ -161,13 +161,14 @@ def reset_function_state() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from email_actions import app as app_module
-    from email_actions import idempotency
+    from email_actions import aws_clients, idempotency
     from email_actions.settings import get_settings
 
     get_settings.cache_clear()
     app_module._keys.cache_clear()
     app_module._default_mailbox.cache_clear()
-    idempotency._persistence.cache_clear()
+    idempotency.forget_persistence()
+    aws_clients.renew_session()  # a new environment's credentials and Region, as a new Lambda would read them
     parameters.clear_caches()
 
 

@@ -21,7 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from email_actions import gateway
+from email_actions import gateway, snapstart
 from email_actions.email_service import LIST_STATUSES, Caller, DefaultMailbox, EmailService
 from email_actions.errors import EmailActionError, UpstreamError
 from email_actions.idempotency import DynamoDBOnceGuard
@@ -43,6 +43,7 @@ SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 PROBLEM_CHARS = 240  # one validation problem, as the answer states it
 
 app = BedrockAgentResolver()
+snapstart.register()  # with SnapStart on, the runtime runs its hooks around the snapshot
 
 
 @dataclass(slots=True)

@@ -11,22 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
+from email_actions import aws_clients
 from email_actions.errors import DuplicateInProgressError, UpstreamUnavailableError
 from email_actions.observability import logger
+
+if TYPE_CHECKING:  # Powertools' idempotency is imported when a send or reply first needs it
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 RECORD_WINDOW_SECONDS = 24 * 60 * 60  # the same window as MultiMail's own idempotency_key
 
@@ -46,12 +40,28 @@ def _mark_repeat(response: Any, idempotent_data: DataRecord) -> Any:
 
 @cache
 def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
-    # One per execution environment, so the DynamoDB client and its connections are reused.
-    return DynamoDBPersistenceLayer(table_name=table_name)
+    # One per execution environment, so the DynamoDB client and its connections are reused; its
+    # client comes from the function's one botocore session.
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws_clients.client("dynamodb"))
+
+
+def load_utility() -> None:
+    """Import Powertools' idempotency utility now (before a SnapStart snapshot) instead of at the first send."""
+    import aws_lambda_powertools.utilities.idempotency.persistence.dynamodb  # noqa: F401
+
+
+def forget_persistence() -> None:
+    """Drop the persistence layer and its DynamoDB client (and so its connections)."""
+    _persistence.cache_clear()
 
 
 class DynamoDBOnceGuard:
-    """Runs an action at most once per key within the window."""
+    """Runs an action at most once per key within the window.
+
+    Nothing is built until an action runs: an action that sends nothing makes no DynamoDB client.
+    """
 
     def __init__(
         self,
@@ -60,24 +70,37 @@ class DynamoDBOnceGuard:
         lambda_context: LambdaContext | None = None,
         window_seconds: int = RECORD_WINDOW_SECONDS,
     ) -> None:
-        self._persistence = _persistence(table_name)
-        self._config = IdempotencyConfig(
+        self._table_name = table_name
+        self._lambda_context = lambda_context
+        self._window_seconds = window_seconds
+
+    def _config(self) -> IdempotencyConfig:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+        config = IdempotencyConfig(
             event_key_jmespath="key",
             raise_on_no_idempotency_key=True,
-            expires_after_seconds=window_seconds,
+            expires_after_seconds=self._window_seconds,
             response_hook=_mark_repeat,
         )
-        if lambda_context is not None:
+        if self._lambda_context is not None:
             # An in-progress record then expires with this invocation's deadline if it crashes.
-            self._config.register_lambda_context(lambda_context)
+            config.register_lambda_context(self._lambda_context)
+        return config
 
     def run_once(self, action_name: str, key: str, action: Callable[[], Answer]) -> Answer:
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+        )
+
         completed: list[Answer] = []
 
         @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
             data_keyword_argument="operation",
-            persistence_store=self._persistence,
-            config=self._config,
+            persistence_store=_persistence(self._table_name),
+            config=self._config(),
             key_prefix=f"email-actions#{action_name}",
         )
         def once(operation: dict[str, str]) -> Answer:

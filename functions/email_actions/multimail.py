@@ -25,8 +25,10 @@ from urllib.parse import quote, unquote, urlencode
 
 import urllib3
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from email_actions import aws_clients
 from email_actions.errors import (
     AuthenticationError,
     ConflictError,
@@ -62,8 +64,26 @@ MAX_SEGMENT_CHARS = 256
 _PATH_SEGMENT = re.compile(rf"[A-Za-z0-9._~:@-]{{1,{MAX_SEGMENT_CHARS}}}")
 _HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer token can hold
 
-# Module level, so warm invocations reuse open TLS connections. Retries and redirects are ours.
-_POOL = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False, block=False)
+
+def _new_pool() -> urllib3.PoolManager:
+    # Retries and redirects are ours.
+    return urllib3.PoolManager(num_pools=2, maxsize=4, retries=False, block=False)
+
+
+# Module level, so warm invocations reuse open TLS connections; replaced after a SnapStart restore.
+_POOL = _new_pool()
+
+
+def connection_pool() -> urllib3.PoolManager:
+    """The pool every MultiMailClient uses unless it is given one."""
+    return _POOL
+
+
+def renew_connection_pool() -> None:
+    """Close every pooled connection and start a new, empty pool (after a SnapStart restore)."""
+    global _POOL
+    old, _POOL = _POOL, _new_pool()
+    old.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +155,25 @@ class ApiKeyProvider:
         return key.strip()
 
 
+_key_reads = 0  # how many times the function asked for the key (the SnapStart checks read it)
+
+
+def key_reads() -> int:
+    return _key_reads
+
+
+def forget_secrets() -> None:
+    """Drop Powertools' secrets provider: its cached values, its client and the client's connections."""
+    provider = DEFAULT_PROVIDERS.pop("secrets", None)
+    if provider is not None:
+        provider.clear_cache()
+
+
 def _fetch_secret(secret_id: str, force: bool) -> str:
+    global _key_reads
+    _key_reads += 1
+    if "secrets" not in DEFAULT_PROVIDERS:  # Powertools' cached provider, its client from the shared session
+        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=aws_clients.client("secretsmanager"))
     value = parameters.get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -169,13 +207,13 @@ class MultiMailClient:
         keys: ApiKeyProvider,
         deadline: Deadline,
         *,
-        pool: urllib3.PoolManager = _POOL,
+        pool: urllib3.PoolManager | None = None,
         on_status: Callable[[int], None] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._keys = keys
         self._deadline = deadline
-        self._pool = pool
+        self._pool = pool if pool is not None else connection_pool()
         self._on_status = on_status or (lambda status: None)
 
     # -- the endpoints this function uses -----------------------------------------------------

@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass
 from aws_lambda_powertools import Logger, Tracer
 
 logger = Logger()  # service name and level come from POWERTOOLS_* variables
-tracer = Tracer()
+# Only what this function calls: AWS through botocore, MultiMail through http.client (urllib3). The
+# default, every library X-Ray knows, imports sqlite3 and a dozen patch modules on every cold start.
+TRACED_MODULES = ("botocore", "httplib")
+tracer = Tracer(patch_modules=TRACED_MODULES)
 
 
 @dataclass(slots=True)

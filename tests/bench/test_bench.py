@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ import pytest
 from bench.environment import Build, Endpoints, FunctionSite, TemplateFunction, module_names, template_variables
 from bench.profile import parse_importtime, summary
 from bench.report import Row, render
+from bench.run import SECRET_ID, TABLE, VARIANTS, Bench, BenchError, Outcome, check_restore
 from bench.run import main as bench_main
-from bench.servers import AwsServer, multimail_standin
+from bench.servers import AwsServer, XRaySink, multimail_standin
 from bench.worker import _is_repeat
-from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
+from devtools.multimail_standin import AGENT_MAILBOX_ID, DEFAULT_AGENT_KEY, StandIn
 from tests.conftest import load_event
 
 
@@ -148,9 +150,43 @@ def test_a_tiny_run_prints_all_six_figures(capsys: pytest.CaptureFixture[str]) -
     assert code == 0
     for figure in ("| 1. Cold start", "| 2. Warm /send", "| 2. Warm /inbox", "| 3. Secrets Manager", "| 4. Peak RSS"):
         assert figure in output
+    assert "| 1. SnapStart: after-restore hooks + first /send" in output
     assert "| 5. Deployed size" in output
     assert "| 6. Shaping" in output
     assert "| 6. Its answer" in output
     rows = [line.split("|") for line in output.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert len(rows) >= 9
+    assert len(rows) >= 10
     assert all(re.fullmatch(r"\d+\.\d\dx|—", row[4].strip()) for row in rows)
+
+
+def test_a_simulated_restore_runs_the_hooks_in_order_and_reads_the_key_only_after_it(tmp_path: Path) -> None:
+    # GIVEN the benchmark's function world, with its secret and table (moto's state is per process: reset it)
+    with AwsServer() as aws, XRaySink() as xray:
+        urllib.request.urlopen(urllib.request.Request(f"{aws.url}/moto-api/reset", method="POST"))
+        aws.create_secret(SECRET_ID, json.dumps({"api_key": DEFAULT_AGENT_KEY}))
+        aws.create_table(TABLE)
+        site = FunctionSite.prepare(tmp_path, Build(function=None, layer=None))
+        bench = Bench(site, aws, xray, TemplateFunction.read(), tmp_path, lambda message: None)
+        # WHEN one SnapStart restore is simulated (before-snapshot hooks, fork, after-restore hooks, /send)
+        outcomes = bench.cold_starts(1, [VARIANTS["ours-restore"]])
+    (outcome,) = outcomes[VARIANTS["ours-restore"].name]
+    result = outcome.result
+    # THEN the hooks ran in order, no key was read before the snapshot, and the copy had a new pool
+    assert result["hooks"] == ["before_snapshot", "after_restore"]
+    assert result["key_reads_at_snapshot"] == 0
+    assert result["pool_renewed"] is True
+    assert result["random_differs"] is True
+    # AND the restored copy sent the email, having read the key from Secrets Manager exactly once
+    assert 200 <= result["status"] < 300
+    assert outcome.secret_calls == 1
+    assert result["cold_ms"] == result["after_restore_ms"] + result["first_call_ms"]
+
+
+def test_a_broken_guarantee_stops_the_bench() -> None:
+    # GIVEN a restore in which the key was read before the snapshot
+    result = {"hooks": ["before_snapshot", "after_restore"], "key_reads_at_snapshot": 1}
+    outcome = Outcome({**result, "pool_renewed": True, "random_differs": True}, 0.0, 1, 0, 0, 0)
+    # WHEN the bench checks it
+    # THEN it refuses the sample, saying why
+    with pytest.raises(BenchError, match="read 1 times before the snapshot"):
+        check_restore(outcome)

@@ -109,6 +109,11 @@ def test_the_alias_changes_whenever_the_agent_does(resources: dict[str, Any]) ->
 
 # ------------------------------------------------------------------ the Lambda permission
 
+# With SnapStart on, callers invoke the published alias (SnapStart never applies to $LATEST).
+INVOKE_TARGET = {
+    "Fn::If": ["UseSnapStart", {"Ref": "EmailActionsFunction.Alias"}, {"Fn::GetAtt": ["EmailActionsFunction", "Arn"]}]
+}
+
 
 def test_only_this_agent_in_this_account_may_invoke_the_function(resources: dict[str, Any]) -> None:
     # GIVEN the template's Lambda permissions
@@ -121,7 +126,7 @@ def test_only_this_agent_in_this_account_may_invoke_the_function(resources: dict
     assert properties["Action"] == "lambda:InvokeFunction"
     assert properties["SourceAccount"] == {"Ref": "AWS::AccountId"}
     assert properties["SourceArn"] == {"Fn::GetAtt": ["Agent", "AgentArn"]}
-    assert properties["FunctionName"] == {"Fn::GetAtt": ["EmailActionsFunction", "Arn"]}
+    assert properties["FunctionName"] == INVOKE_TARGET
 
 
 def test_the_agent_calls_our_function(resources: dict[str, Any]) -> None:
@@ -129,8 +134,23 @@ def test_the_agent_calls_our_function(resources: dict[str, Any]) -> None:
     groups = resources["Agent"]["Properties"]["ActionGroups"]
     # WHEN their executors are read
     executors = [group["ActionGroupExecutor"] for group in groups]
-    # THEN the one group runs on our function
-    assert executors == [{"Lambda": {"Fn::GetAtt": ["EmailActionsFunction", "Arn"]}}]
+    # THEN the one group runs on our function: its alias with SnapStart on, the function itself without
+    assert executors == [{"Lambda": INVOKE_TARGET}]
+
+
+def test_snapstart_is_a_parameter_and_works_on_the_published_alias(template: dict[str, Any]) -> None:
+    # GIVEN the SnapStart parameter and the function
+    parameter = template["Parameters"]["EnableSnapStart"]
+    function = template["Resources"]["EmailActionsFunction"]["Properties"]
+    # THEN it is off unless chosen, and on means snapshots of the versions that SAM publishes
+    assert parameter["Default"] == "false"
+    assert parameter["AllowedValues"] == ["true", "false"]
+    assert template["Conditions"]["UseSnapStart"] == {"Fn::Equals": [{"Ref": "EnableSnapStart"}, "true"]}
+    assert function["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}
+    # AND every change publishes a version behind one alias, and a replaced version (and its snapshot) goes
+    assert function["AutoPublishAlias"] == "live"
+    assert function["AutoPublishAliasAllProperties"] is True
+    assert function["VersionDeletionPolicy"] == "Delete"
 
 
 # ------------------------------------------------------------------ IAM

@@ -326,12 +326,12 @@ def fetch_inbox(base_url: str, api_key: str, count: int) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the loopback stand-in
             page = json.load(answer)
         emails += page["emails"]
-        cursor = page.get("next_cursor")
+        cursor = page.get("cursor")
         if not cursor:
             break
     if len(emails) < count:
         raise BenchError(f"the stand-in returned {len(emails)} emails, not {count}")
-    return {"emails": emails[:count], "next_cursor": cursor}
+    return {"emails": emails[:count], "cursor": cursor}
 
 
 # -- figure 5 ----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_reference_handler_forwards_send_and_inbox_like_the_guides_sample(
     assert posts[0].json is not None
     assert posts[0].json["to"] == ["ana@example.com"]
     assert sent["response"]["httpStatusCode"] == 202
-    assert json.loads(sent["response"]["responseBody"]["application/json"]["body"])["status"] == "pending_send_approval"
+    assert json.loads(sent["response"]["responseBody"]["application/json"]["body"])["status"] == "pending_scan"
     assert listed["response"]["httpStatusCode"] == 200
     limit = next(p["value"] for p in load_event("inbox")["parameters"] if p["name"] == "limit")
     gets = [r for r in function_env.requests if r.method == "GET"]

@@ -446,6 +446,26 @@ def test_the_guardrail_filters_prompt_attacks_and_secrets_but_not_addresses(reso
     assert "safety" in guardrail["BlockedOutputsMessaging"]
 
 
+@pytest.mark.parametrize("path", ["agentcore-gateway", "agents-classic", "both"])
+def test_the_guardrail_and_its_outputs_exist_on_every_path(template: dict[str, Any], path: str) -> None:
+    # GIVEN the stack deployed for one AgentPath (on the gateway path no agent applies the guardrail:
+    # the calling agent does, with the outputs below)
+    evaluator = Evaluator(template, {"AgentPath": path})
+    resources = template["Resources"]
+    outputs = template["Outputs"]
+    # WHEN the guardrail's resources and outputs are read
+    deployed = [resources["Guardrail"], resources["GuardrailVersion"]]
+    given = [outputs["GuardrailId"], outputs["GuardrailVersion"], outputs["GuardrailArn"]]
+    # THEN none of them is conditional, so the guardrail and its pinned version are always created
+    for item in deployed + given:
+        assert "Condition" not in item or evaluator.condition(item["Condition"])
+    # AND the outputs give what Converse guardrailConfig and the caller's IAM policy need
+    assert evaluator.evaluate(outputs["GuardrailId"]["Value"]) == "<Guardrail.GuardrailId>"
+    assert evaluator.evaluate(outputs["GuardrailVersion"]["Value"]) == "<GuardrailVersion.Version>"
+    assert evaluator.evaluate(outputs["GuardrailArn"]["Value"]) == "<Guardrail.GuardrailArn>"
+    assert "guardrailConfig" in outputs["GuardrailId"]["Description"]
+
+
 def test_the_agent_instruction_sets_the_rules_of_gated_sending(resources: dict[str, Any]) -> None:
     # GIVEN the agent
     agent = resources["Agent"]["Properties"]

@@ -21,7 +21,7 @@ SCHEMA_PATH = ROOT / "openapi" / "email_actions.json"
 TEMPLATE_PATH = ROOT / "template.yaml"
 
 # Used only when template.yaml (the single source of the default model) cannot be read.
-FALLBACK_MODEL_ID = "us.anthropic.claude-sonnet-4-6"
+FALLBACK_MODEL_ID = "us.amazon.nova-2-lite-v1:0"
 
 ACTION_GROUP = "EmailActions"  # the template's ActionGroupName
 AGENT = {"name": "converse-agent", "id": "converse-local", "alias": "converse-local", "version": "local"}

@@ -24,6 +24,9 @@ from tools.template_schema import (
 
 OPENAPI_PATH = REPO_ROOT / "openapi" / "email_actions.json"
 
+# The model behind the default FoundationModel profile (us.amazon.nova-2-lite-v1:0).
+DEFAULT_MODEL = "amazon.nova-2-lite-v1:0"
+
 # Every "*" that the template's IAM policies may hold, with the reason AWS requires it. A new one
 # fails the test until it is named here with its reason.
 ALLOWED_WILDCARDS: dict[tuple[str, str], str] = {
@@ -31,11 +34,11 @@ ALLOWED_WILDCARDS: dict[tuple[str, str], str] = {
     ("xray:PutTelemetryRecords", "*"): "X-Ray has no resource-level permissions; '*' is the only resource it takes",
     (
         "bedrock:InvokeModel",
-        "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6",
+        f"arn:aws:bedrock:*::foundation-model/{DEFAULT_MODEL}",
     ): "a cross-Region inference profile may route to the model in any Region of its geography",
     (
         "bedrock:InvokeModelWithResponseStream",
-        "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6",
+        f"arn:aws:bedrock:*::foundation-model/{DEFAULT_MODEL}",
     ): "a cross-Region inference profile may route to the model in any Region of its geography",
     (
         "sts:AssumeRole",
@@ -158,12 +161,17 @@ def test_snapstart_is_a_parameter_and_works_on_the_published_alias(template: dic
 
 @pytest.mark.parametrize(
     "model",
-    ["us.anthropic.claude-sonnet-4-6", "amazon.nova-pro-v1:0", "eu.anthropic.claude-sonnet-4-6"],
+    [
+        "us.amazon.nova-2-lite-v1:0",
+        "global.amazon.nova-2-lite-v1:0",
+        "amazon.nova-pro-v1:0",
+        "eu.anthropic.claude-sonnet-4-6",
+    ],
 )
 def test_no_iam_statement_grants_a_wildcard_aws_does_not_require(template: dict[str, Any], model: str) -> None:
     # GIVEN the template deployed with a given model (each branch of the model condition)
     evaluator = Evaluator(template, {"FoundationModel": model})
-    allowed = {key for key in ALLOWED_WILDCARDS if "claude-sonnet-4-6" not in key[1]}
+    allowed = {key for key in ALLOWED_WILDCARDS if DEFAULT_MODEL not in key[1]}
     allowed |= {
         (action, f"arn:aws:bedrock:*::foundation-model/{model.split('.', 1)[1]}")
         for action in ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
@@ -197,15 +205,34 @@ def model_resources(template: dict[str, Any], model: str) -> dict[str, list[str]
     return granted
 
 
-def test_through_an_inference_profile_the_agent_may_invoke_only_that_model(template: dict[str, Any]) -> None:
-    # GIVEN the default model, a US cross-Region inference profile
+def test_the_default_model_is_a_current_one_that_agents_and_converse_can_use(template: dict[str, Any]) -> None:
+    # GIVEN the default model
     model = template["Parameters"]["FoundationModel"]["Default"]
-    assert model.startswith("us.anthropic.claude-")
+    # THEN it is Amazon Nova 2 Lite through the US cross-Region inference profile: documented for
+    # Converse with tool use and guardrails, and not on Anthropic's legacy InvokeModel/Converse list
+    # (Claude Opus 4.6 and earlier), which the previous default us.anthropic.claude-sonnet-4-6 was on
+    assert model == f"us.{DEFAULT_MODEL}"
+    assert "claude" not in model
+    # AND its description says what the model is for, and that the gateway path uses none
+    description = template["Parameters"]["FoundationModel"]["Description"]
+    assert "Agents Classic" in description
+    assert "make chat" in description
+    assert "gateway path uses no model" in description
+
+
+@pytest.mark.parametrize("geography", ["us", "global"])
+def test_through_an_inference_profile_the_agent_may_invoke_only_that_model(
+    template: dict[str, Any], geography: str
+) -> None:
+    # GIVEN the default model through a cross-Region inference profile: the US one (the default) or the
+    # global one, which may route to any commercial Region
+    model = f"{geography}.{DEFAULT_MODEL}"
     # WHEN the agent role's permissions are resolved
     granted = model_resources(template, model)
     # THEN it may invoke the profile and the model behind it in the Regions it routes to, no other
+    # ("*" in the Region also matches the empty Region of a global profile's model ARN)
     profile = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{model}"
-    behind = f"arn:aws:bedrock:*::foundation-model/{model.removeprefix('us.')}"
+    behind = f"arn:aws:bedrock:*::foundation-model/{DEFAULT_MODEL}"
     assert sorted(granted["bedrock:InvokeModel"]) == sorted([profile, behind])
     assert granted["bedrock:InvokeModelWithResponseStream"] == granted["bedrock:InvokeModel"]
     assert granted["bedrock:GetInferenceProfile"] == [profile]
@@ -227,6 +254,8 @@ def test_with_a_plain_model_id_the_agent_may_invoke_it_in_this_region_only(templ
 @pytest.mark.parametrize(
     ("model", "valid"),
     [
+        ("us.amazon.nova-2-lite-v1:0", True),
+        ("global.amazon.nova-2-lite-v1:0", True),
         ("us.anthropic.claude-sonnet-4-6", True),
         ("global.anthropic.claude-sonnet-4-6", True),
         ("us-gov.anthropic.claude-sonnet-4-5-20250929-v1:0", True),
@@ -415,6 +444,26 @@ def test_the_guardrail_filters_prompt_attacks_and_secrets_but_not_addresses(reso
     # AND the messages shown to users say what happened
     assert "safety" in guardrail["BlockedInputMessaging"]
     assert "safety" in guardrail["BlockedOutputsMessaging"]
+
+
+@pytest.mark.parametrize("path", ["agentcore-gateway", "agents-classic", "both"])
+def test_the_guardrail_and_its_outputs_exist_on_every_path(template: dict[str, Any], path: str) -> None:
+    # GIVEN the stack deployed for one AgentPath (on the gateway path no agent applies the guardrail:
+    # the calling agent does, with the outputs below)
+    evaluator = Evaluator(template, {"AgentPath": path})
+    resources = template["Resources"]
+    outputs = template["Outputs"]
+    # WHEN the guardrail's resources and outputs are read
+    deployed = [resources["Guardrail"], resources["GuardrailVersion"]]
+    given = [outputs["GuardrailId"], outputs["GuardrailVersion"], outputs["GuardrailArn"]]
+    # THEN none of them is conditional, so the guardrail and its pinned version are always created
+    for item in deployed + given:
+        assert "Condition" not in item or evaluator.condition(item["Condition"])
+    # AND the outputs give what Converse guardrailConfig and the caller's IAM policy need
+    assert evaluator.evaluate(outputs["GuardrailId"]["Value"]) == "<Guardrail.GuardrailId>"
+    assert evaluator.evaluate(outputs["GuardrailVersion"]["Value"]) == "<GuardrailVersion.Version>"
+    assert evaluator.evaluate(outputs["GuardrailArn"]["Value"]) == "<Guardrail.GuardrailArn>"
+    assert "guardrailConfig" in outputs["GuardrailId"]["Description"]
 
 
 def test_the_agent_instruction_sets_the_rules_of_gated_sending(resources: dict[str, Any]) -> None:

@@ -217,3 +217,15 @@ def test_the_last_guard_replaces_an_answer_too_large_with_one_that_says_what_to_
     assert answer["error"] == "answer_too_large"
     assert "body_offset" in answer["message"]
     assert "smaller limit" in answer["message"]
+
+
+def test_the_body_is_written_once_without_ascii_escapes(harness: Harness) -> None:
+    # GIVEN an email in French
+    harness.fresh()
+    received = deliver(harness, name="Zoé", subject="Café", body="Déjà vu, à bientôt.", filename="reçu.pdf")
+    # WHEN it is read
+    run = harness.run(with_params(load_event("read_email"), email_id=received.id))
+    # THEN the answer's JSON holds the letters themselves: the only escaping is the response's own
+    text = run.answer.raw["response"]["responseBody"]["application/json"]["body"]
+    assert "Déjà vu, à bientôt." in text
+    assert "\\u00e9" not in text

@@ -624,3 +624,16 @@ def test_a_send_to_a_lookalike_domain_carries_a_warning_naming_it() -> None:
     assert answer["lookalike_recipients"] == [spoof]
     assert f"WARNING: {spoof} mix letters of different scripts" in answer["message"]
     assert "Tell the user" in answer["message"]
+
+
+def test_a_lone_surrogate_from_upstream_cannot_break_the_answers_encoding() -> None:
+    # GIVEN an email whose JSON carried a lone surrogate escape (valid JSON, not valid UTF-8)
+    api = FakeMailApi(
+        email=json.loads('{"id": "em_1", "from": "a@example.com", "subject": "x\\ud800", "markdown": "y\\udfff"}')
+    )
+    # WHEN it is read
+    answer = EmailService(api, "mbx").read("em_1", None)
+    # THEN the answer encodes as UTF-8, the surrogates shown as U+FFFD
+    assert serialize(answer).encode("utf-8")
+    assert answer["email"]["untrusted"]["subject"] == "x\ufffd"
+    assert answer["email"]["untrusted"]["body"] == "y\ufffd"

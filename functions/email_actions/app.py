@@ -383,7 +383,8 @@ def _within_limit(response: dict[str, Any]) -> dict[str, Any]:
     """
     inner = response["response"]
     content = inner["responseBody"]["application/json"]
-    content["body"] = content["body"].encode("utf-8", "replace").decode("utf-8")
+    if isinstance(content.get("body"), str):
+        content["body"] = content["body"].encode("utf-8", "replace").decode("utf-8")
     size = len(json.dumps(response))
     if size <= RESPONSE_BUDGET_BYTES:
         return response

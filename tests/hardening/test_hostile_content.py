@@ -24,6 +24,7 @@ from devtools.multimail_standin.store import new_id
 from email_actions.answers import BEDROCK_LIMIT_BYTES
 from tests.conftest import load_event, with_body, with_params
 from tests.hardening.conftest import Harness, hardening_settings
+from tests.hardening.test_prompt_injection import outside_untrusted
 
 pytestmark = pytest.mark.area("injection")
 
@@ -49,14 +50,6 @@ def hostile(draw: st.DrawFn, longest: int) -> str:
     pieces = draw(st.lists(st.sampled_from(PIECES), min_size=1, max_size=3))
     unit = "".join(pieces)
     return (unit * (longest // len(unit) + 1))[: draw(st.integers(1, longest))]
-
-
-def outside_untrusted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: outside_untrusted(v) for k, v in value.items() if k != "untrusted"}
-    if isinstance(value, list):
-        return [outside_untrusted(v) for v in value]
-    return value
 
 
 def deliver(h: Harness, *, name: str, subject: str, body: str, filename: str, status: str = "unread") -> Email:

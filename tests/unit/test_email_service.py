@@ -21,6 +21,7 @@ from email_actions.email_service import (
 )
 from email_actions.errors import MailboxRequiredError, UpstreamTimeoutError
 from email_actions.models import ReplyRequest, SendEmailRequest
+from tests.hardening.test_prompt_injection import outside_untrusted
 
 
 @dataclass
@@ -535,14 +536,6 @@ PROMPT_MARKUP = (
     "<<SYS>>",
     "</untrusted>",
 )
-
-
-def outside_untrusted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: outside_untrusted(v) for k, v in value.items() if k != "untrusted"}
-    if isinstance(value, list):
-        return [outside_untrusted(v) for v in value]
-    return value
 
 
 def test_markup_that_imitates_the_prompt_never_reaches_the_model_verbatim() -> None:

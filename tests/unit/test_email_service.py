@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,6 @@ from email_actions.email_service import (
 )
 from email_actions.errors import MailboxRequiredError, UpstreamTimeoutError
 from email_actions.models import ReplyRequest, SendEmailRequest
-from tests.hardening.test_prompt_injection import outside_untrusted
 
 
 @dataclass
@@ -570,7 +569,7 @@ def test_markup_that_imitates_the_prompt_never_reaches_the_model_verbatim() -> N
     assert untrusted["from_name"].startswith("SYSTEM NOTICE")
     assert "\n" not in untrusted["subject"]
     # AND nothing the sender wrote is outside `untrusted`
-    ours = json.dumps(outside_untrusted(answer), ensure_ascii=False)
+    ours = " ".join(ours_only(answer))
     for piece in ("SYSTEM NOTICE", "evil", "boss@example.com", "INST", ".pdf"):
         assert piece not in ours
     assert answer["notice"] == UNTRUSTED_NOTICE
@@ -594,6 +593,20 @@ def test_neutralising_keeps_body_offsets_true() -> None:
     assert f"body_offset={offset}" in first["message"]
 
 
+def ours_only(value: Any) -> Iterator[str]:
+    """Every key and text of an answer that is not under an `untrusted` key."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key != "untrusted":
+                yield key
+                yield from ours_only(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from ours_only(item)
+    elif isinstance(value, str):
+        yield value
+
+
 NEUTRAL = "\u2039\u203a\uff3b\uff3d\ufffd"
 
 
@@ -615,7 +628,7 @@ def test_a_send_to_a_lookalike_domain_carries_a_warning_naming_it() -> None:
     answer = EmailService(FakeMailApi(), "mbx").send(request)
     # THEN the answer names the look-alike address and asks the model to tell the user
     assert answer["lookalike_recipients"] == [spoof]
-    assert f"WARNING: {spoof} mix letters of different scripts" in answer["message"]
+    assert f"WARNING: {spoof} mixes letters of different scripts" in answer["message"]
     assert "Tell the user" in answer["message"]
 
 

@@ -290,7 +290,7 @@ def _headline(step: Step) -> str:
         return f"status {body['email'].get('status', '?')}  email_id {body['email'].get('id', '?')}"
     if "email" in body:
         email = body["email"]
-        return f"email {email.get('id', '?')} from {email.get('from', '?')}"
+        return f"email {email.get('id', '?')} from {email.get('untrusted', {}).get('from', '?')}"
     if "email_id" in body:
         return f"status {body.get('status', '?')}  email_id {body['email_id']}"
     return ""

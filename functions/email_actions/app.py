@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from email_actions import gateway, snapstart
+from email_actions.answers import RESPONSE_BUDGET_BYTES, cut_to_cost, neutralise, serialize
 from email_actions.email_service import LIST_STATUSES, Caller, DefaultMailbox, EmailService
 from email_actions.errors import EmailActionError, UpstreamError
 from email_actions.idempotency import DynamoDBOnceGuard
@@ -42,7 +43,10 @@ MAX_FIELDS = 50  # parameters, or body fields, of one event; the largest action 
 SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
 PROBLEM_CHARS = 240  # one validation problem, as the answer states it
 
-app = BedrockAgentResolver()
+UPSTREAM_TEXT_COST = 4_000  # the most MultiMail's own error text may add to an answer
+
+# Bodies are written without ASCII escapes: the Lambda response may be escaped again as a whole.
+app = BedrockAgentResolver(serializer=serialize)
 snapstart.register()  # with SnapStart on, the runtime runs its hooks around the snapshot
 
 
@@ -262,6 +266,12 @@ def cancel_pending_email(
 
 
 def _error(status_code: int, code: str, message: str, **details: object) -> BedrockResponse[dict[str, Any]]:
+    untrusted = details.get("untrusted")
+    if isinstance(untrusted, dict):  # MultiMail's words may quote the email: neutralised and bounded
+        details["untrusted"] = {
+            key: cut_to_cost(neutralise(str(value), multiline=True), UPSTREAM_TEXT_COST)
+            for key, value in untrusted.items()
+        }
     return BedrockResponse(status_code=status_code, body={"error": code, "message": message, **details})
 
 
@@ -406,7 +416,35 @@ def _answer(event: Any, context: LambdaContext) -> dict[str, Any]:
             response = _fallback_response(prepared, 500, "internal_error", "The email function failed unexpectedly.")
         finally:
             app.clear_context()
+    response = _within_limit(response)
     audit.emit(response["response"]["httpStatusCode"], (time.perf_counter() - started) * 1000)
+    return response
+
+
+def _within_limit(response: dict[str, Any]) -> dict[str, Any]:
+    """The last guard: a response Bedrock could not take gets a short answer that says what to do.
+
+    The use cases fit every answer well below this, so it is not expected to act; it measures what
+    Bedrock receives in the worst case (the whole response escaped to ASCII) and keeps the body
+    encodable as UTF-8 (a lone surrogate would break the runtime's own serialization).
+    """
+    inner = response["response"]
+    content = inner["responseBody"]["application/json"]
+    if isinstance(content.get("body"), str):
+        content["body"] = content["body"].encode("utf-8", "replace").decode("utf-8")
+    size = len(json.dumps(response))
+    if size <= RESPONSE_BUDGET_BYTES:
+        return response
+    logger.error("answer over the size limit", extra={"response_bytes": size})
+    inner["httpStatusCode"] = 500
+    content["body"] = serialize(
+        {
+            "error": "answer_too_large",
+            "message": f"The answer was too large for the agent ({size:,} bytes), so it was left out. Call again "
+            "for less: a smaller limit for a list, or readEmail with a body_offset to read a long body in parts. If "
+            "this was a send or reply, it may have been queued: do NOT send it again; call listPendingEmails.",
+        }
+    )
     return response
 
 
@@ -538,6 +576,6 @@ def _fallback_response(
             "apiPath": _echo(event, "apiPath"),
             "httpMethod": _echo(event, "httpMethod"),
             "httpStatusCode": status,
-            "responseBody": {"application/json": {"body": json.dumps({"error": code, "message": message, **details})}},
+            "responseBody": {"application/json": {"body": serialize({"error": code, "message": message, **details})}},
         },
     }

@@ -2,9 +2,10 @@
 
 A send or reply is recorded under a key made of what makes two calls the same email (see
 `email_service.operation_key`). A repeat within the window gets the first answer back, marked as
-a repeat; a duplicate that arrives while the first is still running is refused. The same key goes
-to MultiMail as `idempotency_key`, which covers the one case a local record cannot: the POST
-reached MultiMail, the answer was lost, and the record was dropped with the error.
+a repeat (the use case then reports the email's current status); a duplicate that arrives while
+the first is still running is refused. The same key goes to MultiMail as `idempotency_key`, which
+covers the one case a local record cannot: the POST reached MultiMail, the answer was lost, and
+the record was dropped with the error.
 """
 
 from __future__ import annotations
@@ -28,14 +29,12 @@ Answer = dict[str, Any]
 
 
 def _mark_repeat(response: Any, idempotent_data: DataRecord) -> Any:
-    """Runs only when Powertools answers from a stored record: say so, so the model doesn't resend."""
-    if isinstance(response, dict):
-        response = {**response, "repeat": True}
-        response["message"] = (
-            "This exact request was already made in this session, so nothing new was sent; here is the "
-            "first answer again. " + str(response.get("message", ""))
-        )
-    return response
+    """Runs only when Powertools answers from a stored record: mark it as a repeat.
+
+    The use case then reads the email's status now and words the answer (email_service._send_once):
+    the stored answer is only as true as the moment it was stored.
+    """
+    return {**response, "repeat": True} if isinstance(response, dict) else response
 
 
 @cache

@@ -75,8 +75,9 @@ _SEGMENT = r"(?!\.+/|\.+$)[^/]+"  # one path segment that is not made of dots al
 ACTION_PATHS: dict[tuple[str, str], re.Pattern[str]] = {
     (method, api_path): re.compile(pattern.replace("{}", _SEGMENT))
     for (method, api_path), pattern in {
-        ("POST", "/send"): r"^/v1/mailboxes/{}/send$",
-        ("POST", "/reply"): r"^/v1/mailboxes/{}/reply/{}$",
+        # A repeated send or reply also reads its earlier twin, to report that email's current status.
+        ("POST", "/send"): r"^/v1/mailboxes/{}/(send|emails/{})$",
+        ("POST", "/reply"): r"^/v1/mailboxes/{}/(reply/{}|emails/{})$",
         ("GET", "/inbox"): r"^/v1/mailboxes/{}/emails$",
         ("GET", "/emails/{email_id}"): r"^/v1/mailboxes/{}/emails/{}$",
         ("GET", "/pending"): r"^/v1/mailboxes/{}/emails$",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import tests.hardening.counts as counts_module
+from tests.hardening.conftest import stray_paths
 from tests.hardening.counts import MUST_BE_ZERO, Counts, counts_file, load, main, table
 
 
@@ -61,3 +62,11 @@ def test_without_counts_files_the_table_says_what_to_run(
     monkeypatch.setattr(counts_module, "COUNTS_DIR", tmp_path)
     assert main([]) == 1
     assert "run `make test`" in capsys.readouterr().err
+
+
+def test_a_request_to_its_own_path_is_not_stray_whatever_the_method_case() -> None:
+    # GIVEN an inbox event whose method a mutation wrote in lower case (the resolver still routes it)
+    event = {"httpMethod": "get", "apiPath": "/inbox"}
+    # WHEN its requests are checked THEN its own endpoint is allowed and any other one is stray
+    assert stray_paths(event, ["/v1/mailboxes/mbx_agent/emails"]) == []
+    assert stray_paths(event, ["/v1/send"]) == ["/v1/send"]

@@ -1,5 +1,5 @@
 # Your own agent loop on the Bedrock Converse API, with the same email tools: converse_agent/,
-# described in the README (Two ways to use the tools). Included by the Makefile (`-include mk/*.mk`).
+# described in docs/converse.md. Included by the Makefile (`-include mk/*.mk`).
 #
 # The model always runs on Amazon Bedrock, so this needs AWS credentials allowed to
 # bedrock:InvokeModel on the model (MODEL_ID, default: template.yaml's FoundationModel), with

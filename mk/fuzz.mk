@@ -1,6 +1,7 @@
 # The hardening matrix (tests/hardening/): `make test` runs it with the fast hypothesis profile;
 # `make fuzz` runs the same tests with the fuzz profile (fresh randomness, 25x the examples).
-# Both write build/hardening-counts.json; `make hardening-table` prints it as the README table.
+# A whole run writes its counts to build/hardening-counts-<profile>.json (fast or fuzz); `make
+# hardening-table` prints the last of each as the table in docs/hardening.md.
 
 .PHONY: fuzz
 fuzz: $(DEV_STAMP) ## The hardening matrix with thousands of hypothesis examples (several minutes), then its counts
@@ -9,5 +10,5 @@ fuzz: $(DEV_STAMP) ## The hardening matrix with thousands of hypothesis examples
 	@$(PY) -m tests.hardening.counts
 
 .PHONY: hardening-table
-hardening-table: $(DEV_STAMP) ## Print the counts of the last hardening run (build/hardening-counts.json) as a table
+hardening-table: $(DEV_STAMP) ## Print the last fast and fuzz hardening counts (build/hardening-counts-<profile>.json) as a table
 	@$(PY) -m tests.hardening.counts

@@ -1,5 +1,5 @@
 # `make mcp`: the email tools in any local MCP client (Claude Desktop, Claude Code, MCP Inspector),
-# served as the AgentCore Gateway serves them. Included by the Makefile (`-include mk/*.mk`).
+# served as the AgentCore Gateway serves them (docs/gateway.md). Included by the Makefile (`-include mk/*.mk`).
 #
 # stdio by default (stdout is the MCP channel; logs go to stderr). MCP_HTTP_PORT=8765 serves
 # streamable HTTP at http://127.0.0.1:8765/mcp instead. Against the loopback stand-in and moto,

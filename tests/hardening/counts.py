@@ -1,8 +1,10 @@
 """What the hardening suite tried and what went wrong, counted as it happens.
 
-The tests add to `COUNTS` through small helpers; the hardening conftest writes the totals to
-`build/hardening-counts.json` (and `build/hardening-counts-<profile>.json`) when the session ends,
-and `python -m tests.hardening.counts` prints the last fast and fuzz runs as the README's table.
+The tests add to `COUNTS` through small helpers; when a session has run the whole matrix, the
+hardening conftest writes the totals to `build/hardening-counts-<profile>.json` (`fast` for
+`make test`, `fuzz` for `make fuzz`; a partial run, `-k` or one file, writes nothing), and
+`python -m tests.hardening.counts` (`make hardening-table`) prints the last fast and fuzz runs as
+the table in docs/hardening.md.
 
 - inputs: events given to `lambda_handler` (each hypothesis example, fixture mutation or fault run).
 - faults: upstream faults that really happened: stand-in faults taken by a request, refused and
@@ -28,7 +30,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-COUNTS_FILE = ROOT / "build" / "hardening-counts.json"
+COUNTS_DIR = ROOT / "build"
 
 
 @dataclass
@@ -83,7 +85,7 @@ _AREAS = {
 
 
 def table(runs: list[Counts]) -> str:
-    """The README table, one column per run: what was tried, and the numbers that must be zero."""
+    """The table of docs/hardening.md, one column per run: what was tried, and the numbers that must be zero."""
 
     def row(label: str, values: list[str]) -> str:
         return f"| {label} | " + " | ".join(values) + " |"
@@ -115,17 +117,17 @@ def load(path: Path) -> Counts:
 
 def main(argv: list[str]) -> int:
     """Print the table of the given counts files, or of the last fast and fuzz runs found in build/."""
-    paths = [Path(a) for a in argv] or [p for p in (profile_file("fast"), profile_file("fuzz")) if p.exists()]
+    paths = [Path(a) for a in argv] or [p for p in (counts_file("fast"), counts_file("fuzz")) if p.exists()]
     if not paths:
-        print(f"No counts in {COUNTS_FILE.parent}: run `make test` (or `make fuzz`) first.", file=sys.stderr)
+        print(f"No counts in {COUNTS_DIR}: run `make test` (or `make fuzz`) first.", file=sys.stderr)
         return 1
     print(table([load(path) for path in paths]))
     return 0
 
 
-def profile_file(profile: str) -> Path:
-    """Where a session of this profile also keeps its counts, so the table can show both."""
-    return COUNTS_FILE.with_name(f"hardening-counts-{profile}.json")
+def counts_file(profile: str) -> Path:
+    """Where the last whole run of this hypothesis profile keeps its counts, so the table can show both."""
+    return COUNTS_DIR / f"hardening-counts-{profile}.json"
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
+from pydantic import TypeAdapter, ValidationError
 
 from tests.conftest import load_event, with_body, with_params
 from tests.hardening.conftest import Harness, Run, hardening_settings
@@ -210,6 +211,17 @@ def test_unknown_body_fields_are_refused_by_name(harness: Harness, fixture: str,
     assert "is not a parameter of this action" in run.answer.message
 
 
+_ACCEPTED_RANGES = {"limit": range(1, 51), "body_offset": range(0, 10_000_001)}  # as the routes declare them
+
+
+def _accepted_number(field: str, value: str) -> bool:
+    """Whether the routes' validation takes `value` after all: pydantic reads "-0", "+5" or "5.0" as integers."""
+    try:
+        return TypeAdapter(int).validate_python(value) in _ACCEPTED_RANGES[field]
+    except ValidationError:
+        return False
+
+
 @hardening_settings()
 @given(
     case=st.sampled_from([("inbox", "limit"), ("pending", "limit"), ("read_email", "body_offset")]),
@@ -221,7 +233,7 @@ def test_unknown_body_fields_are_refused_by_name(harness: Harness, fixture: str,
 def test_mistyped_or_out_of_range_numbers_are_named(harness: Harness, case: tuple[str, str], value: str) -> None:
     # GIVEN a numeric parameter that is not a number in range
     fixture, field = case
-    assume(not (field == "body_offset" and value.strip() in {"0", "51"}))
+    assume(not _accepted_number(field, value))
     harness.fresh()
     # WHEN it runs THEN it is refused, naming the parameter, and MultiMail was not called
     run = harness.run(with_params(load_event(fixture), **{field: value}))

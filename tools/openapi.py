@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path("openapi/email_actions.json")
+README_PATH = Path("README.md")  # its table of actions is written from the schema, between these markers
+ACTIONS_BEGIN, ACTIONS_END = "<!-- actions:begin -->", "<!-- actions:end -->"
 TOOLS_PATH = Path("openapi/email_actions.tools.json")  # the AgentCore Gateway target's tool schema
 TITLE = "MultiMail email actions"
 DESCRIPTION = (
@@ -76,11 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
             print(f"{SCHEMA_PATH} is out of date: run `make openapi` and commit the result.", file=sys.stderr)
             return 1
-        return check_tools(document)
+        return check_tools(document) or check_readme(document)
     SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
     SCHEMA_PATH.write_text(text)
     print(f"wrote {SCHEMA_PATH}")
     tools = write_tools(document)
+    if sync_readme(document):
+        print(f"updated the table of actions in {README_PATH}")
     try:
         from tools.template_schema import sync_template, sync_template_tools
     except ImportError:  # the SAM template tooling is optional for schema generation
@@ -116,6 +120,51 @@ def write_tools(document: dict[str, Any]) -> list[dict[str, Any]]:
 def check_tools(document: dict[str, Any]) -> int:
     if not TOOLS_PATH.exists() or TOOLS_PATH.read_text() != render_tools(generate_tools(document)):
         print(f"{TOOLS_PATH} is out of date: run `make openapi` and commit the result.", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- the README's table of actions: the operations of the schema, so it cannot list other ones ------
+
+
+def actions_table(document: dict[str, Any]) -> str:
+    """A Markdown table of the schema's operations, in the order the routes are declared."""
+    rows = [
+        "| action | operationId (MCP tool `mail___<operationId>`) | what it does | asks the user first |",
+        "|---|---|---|---|",
+    ]
+    for path, path_item in document["paths"].items():
+        for method, operation in path_item.items():
+            confirm = "yes" if operation.get("x-requireConfirmation") == "ENABLED" else ""
+            summary = operation["summary"].replace("|", "\\|")
+            rows.append(f"| `{method.upper()} {path}` | `{operation['operationId']}` | {summary} | {confirm} |")
+    return "\n".join(rows)
+
+
+def _readme_with_table(text: str, table: str) -> str:
+    before, begin, rest = text.partition(ACTIONS_BEGIN)
+    _, end, after = rest.partition(ACTIONS_END)
+    if not begin or not end:
+        raise SystemExit(f"{README_PATH} has no {ACTIONS_BEGIN} ... {ACTIONS_END} markers for the table of actions")
+    return f"{before}{ACTIONS_BEGIN}\n{table}\n{ACTIONS_END}{after}"
+
+
+def sync_readme(document: dict[str, Any]) -> bool:
+    text = README_PATH.read_text(encoding="utf-8")
+    updated = _readme_with_table(text, actions_table(document))
+    if updated == text:
+        return False
+    README_PATH.write_text(updated, encoding="utf-8")
+    return True
+
+
+def check_readme(document: dict[str, Any]) -> int:
+    text = README_PATH.read_text(encoding="utf-8")
+    if _readme_with_table(text, actions_table(document)) != text:
+        print(
+            f"{README_PATH}'s table of actions is out of date: run `make openapi` and commit the result.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

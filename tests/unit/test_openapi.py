@@ -13,7 +13,7 @@ from openapi_spec_validator import validate
 from devtools.events import fixture_names, load_event
 from devtools.events import operations as committed_operations
 from email_actions.email_service import LIST_STATUSES
-from tools.openapi import SCHEMA_PATH, TITLE, generate, render
+from tools.openapi import ACTIONS_BEGIN, ACTIONS_END, README_PATH, SCHEMA_PATH, TITLE, actions_table, generate, render
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,14 @@ def test_list_limits_stay_within_multimails_bounds(schema: dict[str, Any]) -> No
         (limit,) = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "limit"]
         assert limit["schema"]["minimum"] >= 1
         assert limit["schema"]["maximum"] <= 100
+
+
+def test_the_readme_lists_exactly_the_schemas_actions(schema: dict[str, Any]) -> None:
+    # GIVEN the README's table of actions, written by `make openapi`
+    text = README_PATH.read_text(encoding="utf-8")
+    table = text.split(ACTIONS_BEGIN, 1)[1].split(ACTIONS_END, 1)[0].strip()
+    # THEN it is the table made from the committed schema: one row per operation, no other
+    assert table == actions_table(schema)
+    assert len(table.splitlines()) == 2 + len(committed_operations())  # the header, its rule, a row each
+    for operation in committed_operations():
+        assert f"`{operation.operation_id}`" in table

@@ -43,7 +43,7 @@ pytest: $(DEV_STAMP) ## Run the pytest suite only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: openapi
-openapi: $(DEV_STAMP) ## Regenerate openapi/ (and the template's inline copy) from the handler code
+openapi: $(DEV_STAMP) ## Regenerate openapi/ (schema and gateway tools), their copies in template.yaml and the README's table of actions
 	PYTHONPATH=functions $(PY) -m tools.openapi
 
 .PHONY: test

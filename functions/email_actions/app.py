@@ -389,7 +389,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 @cache
 def _tool_routes() -> dict[str, gateway.Route]:
-    return gateway.routes_from_openapi(json.loads(app.get_openapi_json_schema()))
+    return gateway.routes_from_openapi(_openapi())
 
 
 def _answer(event: Any, context: LambdaContext) -> dict[str, Any]:

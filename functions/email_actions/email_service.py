@@ -193,8 +193,7 @@ def operation_key(caller: Caller, action: str, mailbox_id: str, payload: Mapping
             for field, value in payload.items()
         },
     }
-    digest = hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return f"bedrock-{digest[:48]}"
+    return _key_of(json.dumps(material, sort_keys=True, ensure_ascii=False))
 
 
 def successor_key(key: str, dead_twin_id: str) -> str:
@@ -203,8 +202,12 @@ def successor_key(key: str, dead_twin_id: str) -> str:
     Derived, not random: two concurrent repeats after the same cancel get the same new key, so the
     new email is still sent once (by the local record and by MultiMail's idempotency_key).
     """
-    digest = hashlib.sha256(f"{key}:{dead_twin_id}".encode()).hexdigest()
-    return f"bedrock-{digest[:48]}"
+    return _key_of(f"{key}:{dead_twin_id}")
+
+
+def _key_of(material: str) -> str:
+    """An operation key: the record's key in DynamoDB, and MultiMail's idempotency_key."""
+    return f"bedrock-{hashlib.sha256(material.encode()).hexdigest()[:48]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,10 @@ from devtools.events import load_event as load_event
 from devtools.events import with_body as with_body
 from devtools.events import with_params as with_params
 from devtools.local_env import reset_function_state as reset_function_state
-from devtools.multimail_standin import StandIn
+from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
 
 SECRET_NAME = local_env.SECRET_NAME
+TABLE = local_env.IDEMPOTENCY_TABLE
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,20 @@ def function_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn, secrets: Any
     reset_function_state()
     yield standin
     reset_function_state()
+
+
+@pytest.fixture
+def table(function_env: StandIn, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The exactly-once table in moto, named in the function's settings, as deployed."""
+    dynamodb = local_env.create_idempotency_table(TABLE)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE)
+    reset_function_state()
+    return dynamodb
+
+
+def outbound(standin: StandIn) -> list[Any]:
+    """The agent mailbox's outgoing emails, as the stand-in holds them."""
+    return [e for e in standin.emails(AGENT_MAILBOX_ID) if e.direction == "outbound"]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ sessions (a gateway names no conversation), and malformed Bedrock envelopes.
 from __future__ import annotations
 
 from tests.integration import test_actions, test_errors, test_exactly_once
-from tests.integration.test_exactly_once import table  # noqa: F401 -- the fixture the imported tests use
 
 # About the Bedrock event itself, or not calling through `invoke`: they stay on the Bedrock path only.
 BEDROCK_ONLY = {

@@ -17,25 +17,11 @@ from email_actions.errors import DuplicateInProgressError
 from email_actions.idempotency import RECORD_WINDOW_SECONDS, DynamoDBOnceGuard
 from email_actions.models import SendEmailRequest
 from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
-from tests.conftest import Invoke, load_event, reset_function_state, with_body
-
-TABLE = "email-actions-idempotency"
+from tests.conftest import TABLE, Invoke, load_event, outbound, reset_function_state, with_body
 
 
 def create_table() -> Any:
     return create_idempotency_table(TABLE)
-
-
-@pytest.fixture
-def table(function_env: StandIn, monkeypatch: pytest.MonkeyPatch) -> Any:
-    dynamodb = create_table()
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE)
-    reset_function_state()
-    return dynamodb
-
-
-def outbound(standin: StandIn) -> list[Any]:
-    return [e for e in standin.emails(AGENT_MAILBOX_ID) if e.direction == "outbound"]
 
 
 def posts(standin: StandIn) -> list[Any]:

@@ -13,23 +13,8 @@ from typing import Any
 
 import pytest
 
-from devtools.local_run import create_idempotency_table
-from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
-from tests.conftest import Invoke, load_event, reset_function_state
-
-TABLE = "email-actions-idempotency-scope"
-
-
-@pytest.fixture
-def table(function_env: StandIn, monkeypatch: pytest.MonkeyPatch) -> Any:
-    dynamodb = create_idempotency_table(TABLE)
-    monkeypatch.setenv("IDEMPOTENCY_TABLE", TABLE)
-    reset_function_state()
-    return dynamodb
-
-
-def outbound(standin: StandIn) -> list[Any]:
-    return [e for e in standin.emails(AGENT_MAILBOX_ID) if e.direction == "outbound"]
+from devtools.multimail_standin import StandIn
+from tests.conftest import TABLE, Invoke, load_event, outbound
 
 
 def idempotency_keys(standin: StandIn) -> list[str]:

@@ -42,7 +42,7 @@ def snapshot_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    from devtools.local_run import reset_function_state
+    from devtools.local_env import reset_function_state
 
     reset_function_state()
     snapstart.journal.clear()

@@ -366,11 +366,7 @@ def _required_body_fields() -> list[str]:
     """The required body fields of the action being called, in the schema's order."""
     event = app.current_event
     operation = _openapi()["paths"].get(event.api_path, {}).get(event.http_method.lower(), {})
-    schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
-    reference = str(schema.get("$ref", ""))
-    if reference.startswith("#/components/schemas/"):
-        schema = _openapi().get("components", {}).get("schemas", {}).get(reference.rsplit("/", 1)[1], {})
-    required = schema.get("required", [])
+    required = gateway.body_schema(operation, _openapi().get("components", {}).get("schemas", {})).get("required", [])
     return [str(name) for name in required] if isinstance(required, list) else []
 
 

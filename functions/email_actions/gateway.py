@@ -193,7 +193,7 @@ def routes_from_openapi(document: Mapping[str, Any]) -> dict[str, Route]:
                 if parameter.get("in") in _LOCATIONS:
                     locations[parameter["name"]] = parameter["in"]
                     types[parameter["name"]] = _json_type(parameter.get("schema", {}), components)
-            for name, schema in _body_schema(operation, components).get("properties", {}).items():
+            for name, schema in body_schema(operation, components).get("properties", {}).items():
                 locations[name] = "body"
                 types[name] = _json_type(schema, components)
             routes[operation["operationId"]] = Route(method.upper(), path, locations, types)
@@ -219,7 +219,7 @@ def tool_definitions(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 properties[parameter["name"]] = _schema_definition(schema, components)
                 if parameter.get("required"):
                     required.append(parameter["name"])
-            body = _body_schema(operation, components)
+            body = body_schema(operation, components)
             for name, schema in body.get("properties", {}).items():
                 properties[name] = _schema_definition(schema, components)
             required.extend(name for name in body.get("required", []) if name not in required)
@@ -257,7 +257,8 @@ def _json_type(schema: Mapping[str, Any], components: Mapping[str, Any]) -> str:
     return str(_single(schema, components).get("type", "string"))
 
 
-def _body_schema(operation: Mapping[str, Any], components: Mapping[str, Any]) -> Mapping[str, Any]:
+def body_schema(operation: Mapping[str, Any], components: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The operation's JSON request body schema, its `$ref` resolved; empty when it takes no body."""
     content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
     return _resolve(content.get("schema", {}), components)
 

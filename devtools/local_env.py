@@ -89,10 +89,6 @@ def function_variables(
         "MULTIMAIL_MAILBOX_ID": mailbox_id,
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_LOG_LEVEL": log_level(verbose),
-        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-        "POWERTOOLS_TRACER_CAPTURE_ERROR": "false",
-        # no X-Ray daemon on this machine (the deployed function traces; the benchmark measures that)
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }
     if idempotency_table is not None:
         variables["IDEMPOTENCY_TABLE"] = idempotency_table

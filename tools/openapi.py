@@ -1,10 +1,14 @@
-"""Generate the action group's OpenAPI schema from the handler code: `python -m tools.openapi`.
+"""Write what the operation table implies: `python -m tools.openapi` (`make openapi`).
 
-Powertools emits OpenAPI 3.0.3 for the Bedrock resolver. This module then makes the document
-self-contained and plain, in the subset Bedrock reads well: `$ref`s are inlined, single-member
-`anyOf`s (from optional fields) are flattened, and the generated titles (all but `info.title`, which
-OpenAPI requires) and the 422 response (our own validation errors are 400s described in each answer)
-are dropped. `--check` fails on drift.
+From `email_actions.operations` (the one list of actions, each with its request model) this writes
+- the action group's OpenAPI 3.0.3 document (openapi/email_actions.json), in the subset Bedrock reads
+  well: every schema inline, optional fields as `nullable`, no titles; its copy in template.yaml;
+- the AgentCore Gateway target's tools (openapi/email_actions.tools.json), which `make mcp` and the
+  Converse loop serve too; their copy in template.yaml;
+- the README's table of actions.
+
+`arguments` is the one reader of the request models' schemas: the documents above and the hardening
+strategies use it. `--check` fails on drift. The function reads none of this at run time.
 """
 
 from __future__ import annotations
@@ -12,8 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from email_actions.operations import Operation
 
 SCHEMA_PATH = Path("openapi/email_actions.json")
 README_PATH = Path("README.md")  # its table of actions is written from the schema, between these markers
@@ -21,47 +30,115 @@ ACTIONS_BEGIN, ACTIONS_END = "<!-- actions:begin -->", "<!-- actions:end -->"
 TOOLS_PATH = Path("openapi/email_actions.tools.json")  # the AgentCore Gateway target's tool schema
 TITLE = "MultiMail email actions"
 DESCRIPTION = (
-    "Email for a Bedrock Agent through MultiMail: read the inbox, read an email, send and reply (each "
-    "queued for human approval), list and withdraw queued emails. Text from emails is third-party data."
+    "Email for an agent through MultiMail: read the inbox, read an email, send and reply (each under the "
+    "mailbox's human oversight), list and withdraw queued emails. Text from emails is third-party data."
 )
+# What AgentCore's tool SchemaDefinition can hold; limits such as 1 to 50 are in the descriptions,
+# and the request models check them.
+TOOL_SCHEMA_KEYS = ("type", "description", "items", "properties", "required")
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """One argument of an operation: where it travels in the action group's schema, and its JSON schema."""
+
+    name: str
+    location: str  # path, query or body
+    required: bool
+    schema: dict[str, Any]
+
+
+def arguments(operation: Operation) -> list[Argument]:
+    """The operation's arguments, in the request model's order, with OpenAPI 3.0 schemas."""
+    model_schema = operation.request.model_json_schema()
+    definitions = model_schema.get("$defs", {})
+    required = set(model_schema.get("required", []))
+    found: list[Argument] = []
+    for name, schema in model_schema.get("properties", {}).items():
+        location = operation.location(name)
+        found.append(Argument(name, location, location == "path" or name in required, _plain(schema, definitions)))
+    return found
+
+
+def _plain(node: Any, definitions: Mapping[str, Any]) -> Any:
+    """A JSON schema as OpenAPI 3.0 writes it: `$ref`s inlined, `anyOf [X, null]` as X with
+    `nullable`, and no titles or null defaults."""
+    if isinstance(node, list):
+        return [_plain(item, definitions) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        node = {**definitions[node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    members = node.get("anyOf")
+    if isinstance(members, list) and {"type": "null"} in members and len(members) == 2:
+        (member,) = (m for m in members if m != {"type": "null"})
+        node = {**member, **{k: v for k, v in node.items() if k != "anyOf"}, "nullable": True}
+    return {
+        key: _plain(value, definitions)
+        for key, value in node.items()
+        if key != "title" and not (key == "default" and value is None)
+    }
 
 
 def generate() -> dict[str, Any]:
-    from email_actions.app import app  # imported here so that `--help` stays instant
+    from email_actions.operations import OPERATIONS  # imported here so that `--help` stays instant
 
-    document = json.loads(app.get_openapi_json_schema(title=TITLE, version="1.0.0", description=DESCRIPTION))
-    components = document.pop("components", {}).get("schemas", {})
-    for path_item in document["paths"].values():
-        for operation in path_item.values():
-            operation.get("responses", {}).pop("422", None)
-    simplified: dict[str, Any] = _simplify(_inline(document, components))
-    simplified["info"] = {"title": TITLE, **simplified["info"]}  # the one title OpenAPI requires
-    return simplified
-
-
-def _inline(node: Any, components: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        if "$ref" in node:
-            name = node["$ref"].rsplit("/", 1)[-1]
-            merged = {**components[name], **{k: v for k, v in node.items() if k != "$ref"}}
-            return _inline(merged, components)
-        return {key: _inline(value, components) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_inline(item, components) for item in node]
-    return node
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _openapi_operation(operation)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": TITLE, "description": DESCRIPTION, "version": "1.0.0"},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+    }
 
 
-def _simplify(node: Any) -> Any:
-    if isinstance(node, dict):
-        node = {key: _simplify(value) for key, value in node.items() if key != "title"}
-        any_of = node.get("anyOf")
-        if isinstance(any_of, list) and len(any_of) == 1 and isinstance(any_of[0], dict):
-            del node["anyOf"]
-            node = {**any_of[0], **node}
-        return node
-    if isinstance(node, list):
-        return [_simplify(item) for item in node]
-    return node
+def _openapi_operation(operation: Operation) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "summary": operation.summary,
+        "description": operation.description,
+        "operationId": operation.name,
+    }
+    given = arguments(operation)
+    parameters = [
+        {
+            "name": argument.name,
+            "in": argument.location,
+            "required": argument.required,
+            "description": argument.schema.get("description", ""),
+            "schema": argument.schema,
+        }
+        for argument in given
+        if argument.location != "body"
+    ]
+    if parameters:
+        document["parameters"] = parameters
+    body = [argument for argument in given if argument.location == "body"]
+    if body:
+        body_required = [argument.name for argument in body if argument.required]
+        schema: dict[str, Any] = {
+            "type": "object",
+            "description": operation.request.__doc__ or "",
+            "properties": {argument.name: argument.schema for argument in body},
+            "additionalProperties": False,
+        }
+        if body_required:
+            schema["required"] = body_required
+        document["requestBody"] = {
+            "description": operation.request.__doc__ or "",
+            "required": bool(body_required),
+            "content": {"application/json": {"schema": schema}},
+        }
+    document["responses"] = {
+        "200": {
+            "description": operation.answer_description,
+            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+        }
+    }
+    if operation.confirm:
+        document["x-requireConfirmation"] = "ENABLED"
+    return document
 
 
 def render(document: dict[str, Any]) -> str:
@@ -78,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
             print(f"{SCHEMA_PATH} is out of date: run `make openapi` and commit the result.", file=sys.stderr)
             return 1
-        return check_tools(document) or check_readme(document)
+        return check_tools() or check_readme(document)
     SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
     SCHEMA_PATH.write_text(text)
     print(f"wrote {SCHEMA_PATH}")
-    tools = write_tools(document)
+    tools = write_tools()
     if sync_readme(document):
         print(f"updated the table of actions in {README_PATH}")
     try:
@@ -99,26 +176,53 @@ def main(argv: list[str] | None = None) -> int:
 # -- the AgentCore Gateway target's tools: the same operations, as MCP tool definitions ------------
 
 
-def generate_tools(document: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One tool per operation of the generated schema, named by its operationId."""
-    from email_actions.gateway import tool_definitions
+def generate_tools() -> list[dict[str, Any]]:
+    """One tool per operation, named by its operation's name, its arguments merged into one object."""
+    from email_actions.operations import OPERATIONS
 
-    return tool_definitions(document if document is not None else generate())
+    tools: list[dict[str, Any]] = []
+    for operation in OPERATIONS:
+        given = arguments(operation)
+        input_schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {argument.name: _tool_schema(argument.schema) for argument in given},
+        }
+        required = [argument.name for argument in given if argument.required]
+        if required:
+            input_schema["required"] = required
+        tools.append(
+            {
+                "name": operation.name,
+                "description": f"{operation.summary.rstrip('.')}. {operation.description}",
+                "inputSchema": input_schema,
+            }
+        )
+    return tools
+
+
+def _tool_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {key: schema[key] for key in TOOL_SCHEMA_KEYS if key in schema}
+    kept["type"] = str(schema.get("type", "string"))
+    if isinstance(kept.get("items"), Mapping):
+        kept["items"] = _tool_schema(kept["items"])
+    if isinstance(kept.get("properties"), Mapping):
+        kept["properties"] = {name: _tool_schema(value) for name, value in kept["properties"].items()}
+    return kept
 
 
 def render_tools(tools: list[dict[str, Any]]) -> str:
     return json.dumps(tools, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_tools(document: dict[str, Any]) -> list[dict[str, Any]]:
-    tools = generate_tools(document)
+def write_tools() -> list[dict[str, Any]]:
+    tools = generate_tools()
     TOOLS_PATH.write_text(render_tools(tools))
     print(f"wrote {TOOLS_PATH}")
     return tools
 
 
-def check_tools(document: dict[str, Any]) -> int:
-    if not TOOLS_PATH.exists() or TOOLS_PATH.read_text() != render_tools(generate_tools(document)):
+def check_tools() -> int:
+    if not TOOLS_PATH.exists() or TOOLS_PATH.read_text() != render_tools(generate_tools()):
         print(f"{TOOLS_PATH} is out of date: run `make openapi` and commit the result.", file=sys.stderr)
         return 1
     return 0

@@ -19,7 +19,15 @@ from typing import Any, Protocol
 
 from email_actions.answers import ANSWER_BUDGET, cost, cut_to_cost, fitting_end, neutralise
 from email_actions.errors import EmailActionError, MailboxRequiredError
-from email_actions.models import ReplyRequest, SendEmailRequest
+from email_actions.models import (
+    LIST_STATUSES,
+    CancelEmailRequest,
+    ListInboxRequest,
+    ListPendingRequest,
+    ReadEmailRequest,
+    ReplyRequest,
+    SendEmailRequest,
+)
 
 BODY_PAGE_CHARS = 8_000  # the most characters of a body in one answer, even when more would fit
 SUBJECT_CHARS = 160
@@ -41,22 +49,6 @@ ATTACHMENT_NAME_COST = 300
 CONTENT_TYPE_COST = 100
 OUR_FIELD_COST = 300  # ids, dates, statuses and cursors that MultiMail gives
 
-# The values MultiMail's list endpoint accepts for `status` (its spec's enum), with what each means.
-# `pending_scan` and `sent` are not among them: MultiMail refuses them.
-LIST_STATUSES: dict[str, str] = {
-    "unread": "received, not yet read",
-    "read": "received and read",
-    "archived": "archived",
-    "deleted": "deleted",
-    "pending_send_approval": "outgoing, waiting for a person to approve it",
-    "pending_inbound_approval": "received, held until a person approves it",
-    "rejected": "outgoing, rejected by the person who reviews mail",
-    "cancelled": "outgoing, withdrawn before approval",
-    "send_failed": "outgoing, approved but delivery failed",
-    "scheduled": "outgoing, scheduled for later delivery",
-    "spam_flagged": "received, flagged as possible spam",
-    "spam_quarantined": "received, quarantined as spam",
-}
 # A new send or reply is `pending_scan` for a few seconds, then `pending_send_approval`.
 AWAITING_APPROVAL = ("pending_scan", "pending_send_approval")
 # An earlier twin in one of these will never go out: the same send again is a new email.
@@ -308,8 +300,9 @@ class EmailService:
         except EmailActionError:
             return None
 
-    def cancel(self, email_id: str, mailbox_id: str | None) -> dict[str, Any]:
-        mailbox = self.mailbox(mailbox_id)
+    def cancel(self, request: CancelEmailRequest) -> dict[str, Any]:
+        email_id = request.email_id
+        mailbox = self.mailbox(request.mailbox_id)
         result = self._api.cancel(mailbox, email_id)  # 409 (no longer waiting) is explained by the adapter
         return {
             "email_id": email_id,
@@ -320,18 +313,12 @@ class EmailService:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def inbox(
-        self,
-        mailbox_id: str | None,
-        *,
-        limit: int,
-        status: str | None = None,
-        direction: str | None = None,
-        cursor: str | None = None,
-    ) -> dict[str, Any]:
-        mailbox = self.mailbox(mailbox_id)
+    def inbox(self, request: ListInboxRequest) -> dict[str, Any]:
+        mailbox = self.mailbox(request.mailbox_id)
+        limit = request.limit
         query: dict[str, str | int] = {"limit": limit}
-        for name, value in (("status", status), ("direction", direction), ("cursor", cursor)):
+        direction = None if request.direction == "all" else request.direction
+        for name, value in (("status", request.status), ("direction", direction), ("cursor", request.cursor)):
             if value:
                 query[name] = value
         page = self._api.list_emails(mailbox, query)
@@ -347,10 +334,11 @@ class EmailService:
         answer["notice"] = UNTRUSTED_NOTICE
         return _fit_list(answer)
 
-    def read(self, email_id: str, mailbox_id: str | None, *, body_offset: int = 0) -> dict[str, Any]:
+    def read(self, request: ReadEmailRequest) -> dict[str, Any]:
         """One email; a long body in pages that fit the budget, each saying where the next one starts."""
-        mailbox = self.mailbox(mailbox_id)
-        email = self._api.get_email(mailbox, email_id)
+        body_offset = request.body_offset
+        mailbox = self.mailbox(request.mailbox_id)
+        email = self._api.get_email(mailbox, request.email_id)
         body = _text(email.get("markdown"))
         details = _read_details(email)
         # The most the body may cost: the budget less the answer around it (with the longest message).
@@ -364,7 +352,7 @@ class EmailService:
             answer = _read_answer(mailbox, details, body, page, body_offset)
         return answer
 
-    def pending(self, mailbox_id: str | None, *, limit: int) -> dict[str, Any]:
+    def pending(self, request: ListPendingRequest) -> dict[str, Any]:
         """Outbound emails waiting for a human, or still in their scan, read with the mailbox's key.
 
         MultiMail's list filter accepts `pending_send_approval` but not `pending_scan` (a send is in
@@ -372,7 +360,7 @@ class EmailService:
         status and keeps those still scanning: that finds what was just sent without a filter that
         MultiMail refuses, and the answer says that the sweep covers only the newest ones.
         """
-        mailbox = self.mailbox(mailbox_id)
+        mailbox, limit = self.mailbox(request.mailbox_id), request.limit
         waiting = self._api.list_emails(
             mailbox, {"status": "pending_send_approval", "direction": "outbound", "limit": limit}
         )

@@ -41,6 +41,23 @@ _NAMED_ADDRESS = re.compile(r"^([^<>]*)<([^<>]+)>$")
 _ADDRESS_LIKE = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
+# The values MultiMail's list endpoint accepts for `status` (its spec's enum), with what each means.
+# `pending_scan` and `sent` are not among them: MultiMail refuses them.
+LIST_STATUSES: dict[str, str] = {
+    "unread": "received, not yet read",
+    "read": "received and read",
+    "archived": "archived",
+    "deleted": "deleted",
+    "pending_send_approval": "outgoing, waiting for a person to approve it",
+    "pending_inbound_approval": "received, held until a person approves it",
+    "rejected": "outgoing, rejected by the person who reviews mail",
+    "cancelled": "outgoing, withdrawn before approval",
+    "send_failed": "outgoing, approved but delivery failed",
+    "scheduled": "outgoing, scheduled for later delivery",
+    "spam_flagged": "received, flagged as possible spam",
+    "spam_quarantined": "received, quarantined as spam",
+}
+
 
 def quoted(value: str, limit: int = QUOTE_CHARS) -> str:
     """A value as an error message may show it: in quotes, and cut, so a huge value cannot bloat an answer."""
@@ -184,6 +201,8 @@ class _Request(BaseModel):
 
 
 class SendEmailRequest(_Request):
+    """The email to send."""
+
     to: AddressList = Field(
         min_length=1,
         description="Recipients: one or more email addresses, as a JSON array "
@@ -216,6 +235,8 @@ class SendEmailRequest(_Request):
 
 
 class ReplyRequest(_Request):
+    """The reply to send."""
+
     email_id: str = Field(
         pattern=ID_PATTERN,
         description="The id of the email to answer, as returned by listInbox or readEmail.",
@@ -244,3 +265,57 @@ class ReplyRequest(_Request):
 
     def recipient_count(self) -> int:
         return 1 + len(self.cc or ())  # the original's sender, and the copies
+
+
+# -- the reading and withdrawing actions: every argument of an action is a field of its request ----
+
+MAILBOX_DESCRIPTION = "The mailbox to use. Leave it out to use the default mailbox."
+# Bedrock does not read `enum`, so the inbox filter is a pattern over MultiMail's own list, described in words.
+STATUS_PATTERN = "^(" + "|".join(LIST_STATUSES) + ")$"
+STATUS_CHOICES = "; ".join(f"{name} ({meaning})" for name, meaning in LIST_STATUSES.items())
+
+
+class ListInboxRequest(_Request):
+    """Which emails to list."""
+
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+    # MultiMail allows 1 to 100; 50 keeps a page of summaries well inside Bedrock's 25 KB answer.
+    limit: int = Field(default=10, ge=1, le=50, description="How many emails to return, 1 to 50. Default 10.")
+    status: str | None = Field(
+        default=None,
+        pattern=STATUS_PATTERN,
+        description=f"Only emails with this status, exactly one of: {STATUS_CHOICES}. Leave it out for all. "
+        "A just-sent email is first in its scan and has no filter value: use listPendingEmails for it.",
+    )
+    direction: str = Field(
+        default="inbound",
+        pattern=r"^(inbound|outbound|all)$",
+        description="'inbound' for received emails (the default), 'outbound' for sent ones, or 'all'.",
+    )
+    cursor: str | None = Field(
+        default=None, max_length=512, description="The next_cursor of the previous answer, to get the next page."
+    )
+
+
+class ReadEmailRequest(_Request):
+    """Which email to read, and from where in its body."""
+
+    email_id: str = Field(pattern=ID_PATTERN, description="The email's id, from listInbox.")
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+    body_offset: int = Field(
+        default=0, ge=0, le=10_000_000, description="Where to start reading a long body; the answer says when to use it."
+    )
+
+
+class ListPendingRequest(_Request):
+    """Which queued emails to list."""
+
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+    limit: int = Field(default=20, ge=1, le=50, description="How many emails to return, 1 to 50. Default 20.")
+
+
+class CancelEmailRequest(_Request):
+    """The queued email to withdraw."""
+
+    email_id: str = Field(pattern=ID_PATTERN, description="The id of the queued email, from listPendingEmails.")
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)

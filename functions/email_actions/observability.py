@@ -1,16 +1,19 @@
-"""Logger, tracer and the audit line: created once, imported everywhere."""
+"""Logger and the audit line: created once, imported everywhere.
+
+Tracing is Lambda's own (`Tracing: Active` in the template): the runtime records each invocation
+and its initialisation in X-Ray without an SDK in the function. The X-Ray SDK for Python, which
+Powertools' Tracer wraps, is in maintenance since 2026-02-25 (end of support 2027-02-25), and
+importing it builds botocore clients in every process (about 0.4 s outside Lambda). Finer spans,
+for MultiMail and AWS calls, are OpenTelemetry's job: docs/performance.md#tracing says how.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
 logger = Logger()  # service name and level come from POWERTOOLS_* variables
-# Only what this function calls: AWS through botocore, MultiMail through http.client (urllib3). The
-# default, every library X-Ray knows, imports sqlite3 and a dozen patch modules on every cold start.
-TRACED_MODULES = ("botocore", "httplib")
-tracer = Tracer(patch_modules=TRACED_MODULES)
 
 
 @dataclass(slots=True)

@@ -3,8 +3,8 @@
 With SnapStart, Lambda initialises the function when a version is published, snapshots the
 memory, and starts new execution environments from copies of that snapshot. So:
 
-- before the snapshot, the function imports and builds what a first call needs (the resolver's
-  validation path, the AWS service models), but fetches no key, resolves no AWS credentials and
+- before the snapshot, the function imports and builds what a first call needs (the doors and the
+  request models' validation, the AWS service models), but fetches no key, resolves no AWS credentials and
   leaves no connection open;
 - after each restore, it starts a new MultiMail connection pool and a new AWS session (keeping only
   the loaded service models), drops any AWS client, secrets provider or cached value made since,
@@ -20,14 +20,12 @@ from __future__ import annotations
 import importlib
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
 
-from email_actions import aws_clients, idempotency, multimail
-from email_actions.observability import logger
+from email_actions import aws_clients, bedrock, core, idempotency, multimail
+from email_actions.email_service import Caller
+from email_actions.multimail import Deadline
+from email_actions.observability import AuditRecord, logger
 from email_actions.settings import get_settings
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Every action reads the key from Secrets Manager; sends and replies also use DynamoDB.
 AWS_SERVICES = ("secretsmanager", "dynamodb")
@@ -61,7 +59,7 @@ def after_restore() -> None:
 
 
 def _load_what_the_first_call_needs() -> None:
-    _warm_resolver()
+    _warm_the_core()
     for name in FIRST_REQUEST_MODULES:
         importlib.import_module(name)
     with_table = _has_idempotency_table()
@@ -82,13 +80,19 @@ def _has_idempotency_table() -> bool:
         return True
 
 
-def _warm_resolver() -> None:
-    """Run the resolver once on a request it refuses (no body), so its validation and answer path are
-    loaded; the refusal never reaches a route, MultiMail or AWS."""
-    from email_actions.app import app
-
-    warm_up = {"messageVersion": "1.0", "actionGroup": "warm-up", "apiPath": "/send", "httpMethod": "POST"}
-    app.resolve(warm_up, cast("LambdaContext", None))  # no invocation: nothing reads the context
+def _warm_the_core() -> None:
+    """Answer one request that validation refuses (a send with no recipient), through the action-group
+    door, so the doors, the request models and the answer path are loaded; the refusal never reaches a
+    use case, MultiMail or AWS."""
+    warm_up = {
+        "messageVersion": "1.0",
+        "actionGroup": "warm-up",
+        "apiPath": "/send",
+        "httpMethod": "POST",
+        "requestBody": {"content": {"application/json": {"properties": []}}},
+    }
+    call = core.Call(Deadline.in_seconds(1.0), Caller(), AuditRecord("warm-up", None, None, None))
+    bedrock.answer_event(warm_up, call)
 
 
 def register(

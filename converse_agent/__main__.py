@@ -22,9 +22,10 @@ from botocore.exceptions import BotoCoreError
 from converse_agent.errors import ChatError, describe_aws_error
 from converse_agent.executors import Executor, InProcessExecutor, LambdaExecutor, local_environment
 from converse_agent.loop import DEFAULT_MAX_TURNS, Confirm, Conversation, Guardrail, Reply
-from converse_agent.tools import Operation, SchemaError, default_model_id, load_operations
+from converse_agent.tools import SchemaError, default_model_id, load_operations
 
 if TYPE_CHECKING:
+    from email_actions.operations import Operation
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_lambda import LambdaClient
 

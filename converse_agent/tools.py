@@ -1,10 +1,11 @@
-"""The action group's OpenAPI schema, read as Converse tools, and the bridge between the two shapes.
+"""The mailbox's tools for Converse, and a tool call as the action-group event the function answers.
 
-One tool per operation: its `operationId` is the tool's name, its `description` the tool's
-description, and its path/query parameters and JSON body fields merge into one JSON Schema object.
-A tool call goes back the other way, into the event Bedrock Agents would send to the action-group
-function: every value a string, path and query values under `parameters`, body fields under
-`requestBody`. The function's answer becomes a `toolResult`. Nothing here knows the operations.
+The tools are the generated tool list (openapi/email_actions.tools.json, written by `make openapi`
+from the operation table, the same list the AgentCore Gateway and `make mcp` serve). A Converse
+conversation is a Bedrock Agents session in all but name (one session id scopes exactly-once
+sending), so a tool call goes to the function as the action-group event Bedrock Agents would send:
+every value a string, under `parameters` or `requestBody` as the operation places it. The
+operation table itself (email_actions.operations) says where; nothing here knows an operation.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from email_actions.operations import Operation
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_PATH = ROOT / "openapi" / "email_actions.json"
+TOOLS_PATH = ROOT / "openapi" / "email_actions.tools.json"
 TEMPLATE_PATH = ROOT / "template.yaml"
 
 # Used only when template.yaml (the single source of the default model) cannot be read.
@@ -25,132 +28,44 @@ FALLBACK_MODEL_ID = "us.amazon.nova-2-lite-v1:0"
 
 ACTION_GROUP = "EmailActions"  # the template's ActionGroupName
 AGENT = {"name": "converse-agent", "id": "converse-local", "alias": "converse-local", "version": "local"}
-HTTP_METHODS = ("get", "post", "put", "patch", "delete")
-
-# JSON Schema keywords passed on to the model; the rest (nullable, additionalProperties, examples,
-# OpenAPI extensions...) is OpenAPI-only or not accepted by every Converse model, and is dropped.
-KEPT_KEYWORDS = frozenset(
-    {"type", "description", "items", "enum", "default", "minimum", "maximum", "pattern"}
-    | {"minLength", "maxLength", "minItems", "maxItems"}
-)
 
 
 class SchemaError(ValueError):
-    """The OpenAPI document cannot be turned into tools."""
+    """The generated tool list cannot be read."""
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str
-    location: str  # "path", "query" or "body"
-    type: str
+def load_operations() -> dict[str, Operation]:
+    """The operations, by name, in the table's order."""
+    from devtools.local_env import ensure_function_importable
+
+    ensure_function_importable()
+    from email_actions.operations import BY_NAME
+
+    return dict(BY_NAME)
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """One action of the group, as a tool: its name, where it lives, and its merged input schema."""
-
-    name: str
-    description: str
-    path: str
-    method: str
-    fields: tuple[Field, ...]
-    has_body: bool
-    input_schema: dict[str, Any]
-    requires_confirmation: bool
-
-    def tool_spec(self) -> dict[str, Any]:
-        return {
-            "toolSpec": {"name": self.name, "description": self.description, "inputSchema": {"json": self.input_schema}}
-        }
-
-
-def load_operations(path: Path = SCHEMA_PATH) -> dict[str, Operation]:
-    """The operations of the OpenAPI document at `path`, by operationId, in document order."""
+def tool_config(operations: Mapping[str, Operation], path: Path = TOOLS_PATH) -> dict[str, Any]:
+    """The Converse `toolConfig`: one toolSpec per operation, from the generated tool list."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        tools = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise SchemaError(f"Cannot read the action group schema {path}: {error}") from None
-    return operations_from(document)
-
-
-def operations_from(document: Mapping[str, Any]) -> dict[str, Operation]:
-    operations: dict[str, Operation] = {}
-    for path, item in document.get("paths", {}).items():
-        for method, spec in item.items():
-            if method not in HTTP_METHODS:
-                continue
-            operation = _operation(path, method, spec)
-            if operation.name in operations:
-                raise SchemaError(f"Two operations are named {operation.name}.")
-            operations[operation.name] = operation
-    if not operations:
-        raise SchemaError("The action group schema has no operations.")
-    return operations
-
-
-def tool_config(operations: Mapping[str, Operation]) -> dict[str, Any]:
-    """The Converse `toolConfig`: one toolSpec per operation."""
-    return {"tools": [operation.tool_spec() for operation in operations.values()]}
-
-
-def _operation(path: str, method: str, spec: Mapping[str, Any]) -> Operation:
-    name = spec.get("operationId")
-    if not isinstance(name, str) or not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", name):
-        raise SchemaError(f"{method.upper()} {path} needs an operationId usable as a tool name, not {name!r}.")
-    description = spec.get("description") or spec.get("summary")
-    if not description:
-        raise SchemaError(f"{name} has no description: the model chooses tools by it.")
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    fields: list[Field] = []
-
-    def add(field_name: str, location: str, schema: Mapping[str, Any], description: str | None, needed: bool) -> None:
-        if field_name in properties:
-            raise SchemaError(f"{name}: `{field_name}` is both a parameter and a body field.")
-        clean = _clean(schema)
-        if description and "description" not in clean:
-            clean["description"] = description
-        properties[field_name] = clean
-        fields.append(Field(field_name, location, str(clean.get("type", "string"))))
-        if needed:
-            required.append(field_name)
-
-    for parameter in spec.get("parameters", []):
-        if parameter.get("in") in ("path", "query"):
-            needed = bool(parameter.get("required")) or parameter["in"] == "path"
-            add(parameter["name"], parameter["in"], parameter.get("schema", {}), parameter.get("description"), needed)
-    body = spec.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-    if body is not None:
-        body_required = set(body.get("required", []))
-        for field_name, schema in body.get("properties", {}).items():
-            add(field_name, "body", schema, None, field_name in body_required)
-    input_schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        input_schema["required"] = required
-    return Operation(
-        name=name,
-        description=description,
-        path=path,
-        method=method.upper(),
-        fields=tuple(fields),
-        has_body=body is not None,
-        input_schema=input_schema,
-        requires_confirmation=spec.get("x-requireConfirmation") == "ENABLED",
-    )
-
-
-def _clean(schema: Mapping[str, Any]) -> dict[str, Any]:
-    clean: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key not in KEPT_KEYWORDS:
-            continue
-        if key == "items" and isinstance(value, Mapping):
-            value = _clean(value)
-        elif isinstance(value, float) and value.is_integer() and schema.get("type") == "integer":
-            value = int(value)  # Pydantic writes integer bounds as 1.0
-        clean[key] = value
-    return clean
+        raise SchemaError(f"Cannot read the tool list {path}: {error}") from None
+    specs = {tool["name"]: tool for tool in tools}
+    missing = [name for name in operations if name not in specs]
+    if missing:
+        raise SchemaError(f"{path} has no tool for {', '.join(missing)}: run `make openapi`.")
+    return {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": name,
+                    "description": specs[name]["description"],
+                    "inputSchema": {"json": specs[name]["inputSchema"]},
+                }
+            }
+            for name in operations
+        ]
+    }
 
 
 # -- a tool call, as the action-group event -------------------------------------------------------
@@ -162,18 +77,16 @@ def build_event(
     """The Bedrock Agents action-group event for this tool call, exactly as Bedrock would send it.
 
     Values are strings (arrays and objects as JSON text); a null value is left out. A name the
-    schema does not know is passed on, to the body when there is one, so that the function's own
+    operation does not know goes where its other arguments go, so that the function's own
     validation answers it the way it answers Bedrock.
     """
-    known = {field.name: field for field in operation.fields}
     parameters: list[dict[str, str]] = []
     properties: list[dict[str, str]] = []
     for name, value in tool_input.items():
         if value is None:
             continue
-        field = known.get(name) or Field(name, "body" if operation.has_body else "query", _json_type(value))
-        item = {"name": name, "type": field.type, "value": _as_text(value)}
-        (properties if field.location == "body" else parameters).append(item)
+        item = {"name": name, "type": _json_type(value), "value": _as_text(value)}
+        (properties if operation.location(name) == "body" else parameters).append(item)
     event: dict[str, Any] = {
         "messageVersion": "1.0",
         "agent": dict(AGENT),
@@ -187,7 +100,8 @@ def build_event(
     }
     if parameters:
         event["parameters"] = parameters
-    if operation.has_body:
+    # A body whenever the operation needs one, even empty: "`to` is required" says more than "no body".
+    if properties or any(operation.location(name) == "body" for name in operation.required_arguments()):
         event["requestBody"] = {"content": {"application/json": {"properties": properties}}}
     return event
 

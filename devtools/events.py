@@ -1,5 +1,5 @@
 """Bedrock Agents events for the action group: the fixtures in `events/`, copies with a field changed,
-the operations the schema offers, and one call of the real handler.
+the operations the function offers, and one call of the real handler.
 
 The demo, `make invoke`, the tests and the chat build their events here, so that they build them the
 same way. Put `functions/` on sys.path (as the make targets and pytest do) before `call_handler`.
@@ -16,7 +16,6 @@ from devtools.lambda_context import LocalLambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
-SCHEMA = ROOT / "openapi" / "email_actions.json"
 HANDLER = "email_actions.app.lambda_handler"
 
 
@@ -65,7 +64,7 @@ def said(event: dict[str, Any], words: str) -> dict[str, Any]:
     return copy
 
 
-# -- the operations: read from the committed schema, never listed by hand ---------------------------
+# -- the operations: the function's own table, never listed by hand ----------------------------------
 
 
 class Operation(NamedTuple):
@@ -74,21 +73,17 @@ class Operation(NamedTuple):
     operation_id: str
 
 
-def operations(schema_path: Path = SCHEMA) -> list[Operation]:
-    """Every action of the action group, from openapi/email_actions.json (`make openapi` writes it from
-    the resolver's routes, and a test fails when it drifts), in the schema's order."""
-    schema = json.loads(schema_path.read_text())
-    return [
-        Operation(method.upper(), path, operation["operationId"])
-        for path, item in schema["paths"].items()
-        for method, operation in item.items()
-    ]
+def operations() -> list[Operation]:
+    """Every action, from the operation table (email_actions.operations), in its order."""
+    from email_actions.operations import OPERATIONS
+
+    return [Operation(operation.method, operation.path, operation.name) for operation in OPERATIONS]
 
 
-def operation_of(event: Mapping[str, Any], schema_path: Path = SCHEMA) -> Operation | None:
+def operation_of(event: Mapping[str, Any]) -> Operation | None:
     """The operation an event calls, or None when its method and path are not an action."""
     wanted = (event.get("httpMethod"), event.get("apiPath"))
-    return next((op for op in operations(schema_path) if (op.method, op.path) == wanted), None)
+    return next((op for op in operations() if (op.method, op.path) == wanted), None)
 
 
 # -- one call of the real handler ------------------------------------------------------------------

@@ -156,13 +156,11 @@ def reset_function_state() -> None:
     """Forget everything a warm Lambda would keep: settings, cached secret, key provider, DynamoDB client."""
     from aws_lambda_powertools.utilities import parameters
 
-    from email_actions import app as app_module
-    from email_actions import aws_clients, idempotency
+    from email_actions import aws_clients, core, idempotency
     from email_actions.settings import get_settings
 
     get_settings.cache_clear()
-    app_module._keys.cache_clear()
-    app_module._default_mailbox.cache_clear()
+    core.forget_collaborators()
     idempotency.forget_persistence()
     aws_clients.renew_session()  # a new environment's credentials and Region, as a new Lambda would read them
     parameters.clear_caches()

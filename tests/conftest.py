@@ -51,7 +51,7 @@ def check_bedrock_response(event: Any, response: Any) -> Answer:
     assert response["messageVersion"] == "1.0"
     inner = response["response"]
     source = event if isinstance(event, dict) else {}
-    from email_actions.app import ECHO_LIMIT
+    from email_actions.bedrock import ECHO_LIMIT
 
     for key in ("actionGroup", "apiPath", "httpMethod"):
         expected = source.get(key)  # echoed, unless it is no string or too long to be Bedrock's

@@ -163,9 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     if sync_readme(document):
         print(f"updated the table of actions in {README_PATH}")
     try:
-        from tools.template_schema import sync_template, sync_template_tools
+        from tools.template_schema import sync_template, sync_template_rules, sync_template_tools
     except ImportError:  # the SAM template tooling is optional for schema generation
         return 0
+    import prompts
+
+    if sync_template_rules(prompts.brief(), prompts.full()):
+        print("updated the agent's rules in template.yaml (from prompts/agent_rules.md)")
     if sync_template(document):
         print("updated the inline schema in template.yaml")
     if sync_template_tools(tools):

@@ -186,6 +186,33 @@ def read_template_tools(template_path: Path = DEFAULT_TEMPLATE) -> list[dict[str
     return payload
 
 
+# ------------------------------------------------------------------ the agent's rules (prompts/agent_rules.md)
+
+_AGENT_INSTRUCTION_KEY = re.compile(r"^(?P<indent> *)Instruction: *\|[-+]? *$")
+_GATEWAY_INSTRUCTIONS_KEY = re.compile(r"^(?P<indent> *)Instructions: *[|>][-+]? *$")
+
+
+def sync_template_rules(brief: str, full: str, template_path: Path = DEFAULT_TEMPLATE) -> bool:
+    """Write the rules into the Agent's `Instruction` and the brief into the gateway's MCP `Instructions`
+    (both literal blocks); True when the file changed."""
+    original = template_path.read_text(encoding="utf-8")
+    lines = _lines(original)
+    for key, text, name in (
+        (_AGENT_INSTRUCTION_KEY, full, "the Agent's `Instruction: |`"),
+        (_GATEWAY_INSTRUCTIONS_KEY, brief, "the gateway's MCP `Instructions: |-`"),
+    ):
+        start, end, indent = _key_block(lines, key, name, "the agent's rules are written there from prompts/")
+        key_line = lines[start]
+        lines[start] = key_line[: key_line.index(":") + 1] + " |-"
+        pad = " " * (indent + 2)
+        lines[start + 1 : end] = [f"{pad}{line}".rstrip() for line in text.split("\n")]
+    updated = with_fresh_fingerprints("\n".join(lines))
+    if updated == original:
+        return False
+    template_path.write_text(updated, encoding="utf-8")
+    return True
+
+
 # ------------------------------------------------------------------ fingerprints
 
 

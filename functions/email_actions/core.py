@@ -144,6 +144,12 @@ def _default_mailbox(configured: str | None) -> DefaultMailbox:
     return DefaultMailbox(configured)
 
 
+def forget_collaborators() -> None:
+    """Drop the key provider and the default mailbox (a new execution environment's, in tests and local runs)."""
+    _keys.cache_clear()
+    _default_mailbox.cache_clear()
+
+
 def _service(call: Call) -> EmailService:
     settings = get_settings()
     client = MultiMailClient(

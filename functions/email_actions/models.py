@@ -269,6 +269,15 @@ class ReplyRequest(_Request):
 
 # -- the reading and withdrawing actions: every argument of an action is a field of its request ----
 
+def _not_a_boolean(value: Any) -> Any:
+    # pydantic's lax mode reads true as 1: a model that writes `limit: true` has not given a number.
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_a_boolean)]
+
 MAILBOX_DESCRIPTION = "The mailbox to use. Leave it out to use the default mailbox."
 # Bedrock does not read `enum`, so the inbox filter is a pattern over MultiMail's own list, described in words.
 STATUS_PATTERN = "^(" + "|".join(LIST_STATUSES) + ")$"
@@ -280,7 +289,7 @@ class ListInboxRequest(_Request):
 
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
     # MultiMail allows 1 to 100; 50 keeps a page of summaries well inside Bedrock's 25 KB answer.
-    limit: int = Field(default=10, ge=1, le=50, description="How many emails to return, 1 to 50. Default 10.")
+    limit: WholeNumber = Field(default=10, ge=1, le=50, description="How many emails to return, 1 to 50. Default 10.")
     status: str | None = Field(
         default=None,
         pattern=STATUS_PATTERN,
@@ -302,7 +311,7 @@ class ReadEmailRequest(_Request):
 
     email_id: str = Field(pattern=ID_PATTERN, description="The email's id, from listInbox.")
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
-    body_offset: int = Field(
+    body_offset: WholeNumber = Field(
         default=0, ge=0, le=10_000_000, description="Where to start reading a long body; the answer says when to use it."
     )
 
@@ -311,7 +320,7 @@ class ListPendingRequest(_Request):
     """Which queued emails to list."""
 
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
-    limit: int = Field(default=20, ge=1, le=50, description="How many emails to return, 1 to 50. Default 20.")
+    limit: WholeNumber = Field(default=20, ge=1, le=50, description="How many emails to return, 1 to 50. Default 20.")
 
 
 class CancelEmailRequest(_Request):

@@ -16,19 +16,16 @@ from tests.conftest import Answer, Invoke
 
 
 def gateway_call(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(tool, arguments) for the Bedrock event's call: the route's operationId, and JSON-typed values."""
-    from email_actions.app import _tool_routes
+    """(tool, arguments) for the Bedrock event's call: the operation's name, and JSON-typed values."""
+    from email_actions.operations import BY_ROUTE
+    from tools.openapi import arguments
 
-    routes = _tool_routes()
-    tool, route = next(
-        (name, route)
-        for name, route in routes.items()
-        if (route.method, route.path) == (event["httpMethod"], event["apiPath"])
-    )
+    operation = BY_ROUTE[(event["httpMethod"], event["apiPath"])]
+    types = {argument.name: str(argument.schema.get("type", "string")) for argument in arguments(operation)}
     items = list(event.get("parameters") or [])
     body = (event.get("requestBody") or {}).get("content", {}).get("application/json", {})
     items += body.get("properties") or []
-    return tool, {item["name"]: typed(item["value"], route.types.get(item["name"], "string")) for item in items}
+    return operation.name, {item["name"]: typed(item["value"], types.get(item["name"], "string")) for item in items}
 
 
 def typed(value: Any, json_type: str) -> Any:

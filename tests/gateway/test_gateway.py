@@ -159,15 +159,6 @@ def test_a_gateway_call_without_a_tool_name_is_refused(function_env: StandIn) ->
     assert function_env.requests == []
 
 
-def test_values_that_do_not_fit_the_type_go_on_unchanged() -> None:
-    # GIVEN typed values: the right type becomes Bedrock's string; a wrong type is left for validation
-    assert gateway.bedrock_value(7, "integer") == "7"
-    assert gateway.bedrock_value(["a@example.com"], "array") == '["a@example.com"]'
-    assert gateway.bedrock_value("a@example.com, b@example.org", "array") == "a@example.com, b@example.org"
-    for odd in (True, 5.5, "ten", [1], {"n": 1}):
-        assert gateway.bedrock_value(odd, "integer") is odd
-
-
 # -- exactly-once on this path ---------------------------------------------------------------------
 
 
@@ -215,17 +206,43 @@ def test_the_gateway_fixtures_run(function_env: StandIn, path: Path) -> None:
         assert answer.status == 200 or answer.body.get("upstream_status") == 404, answer.body
 
 
-# -- one source for the routes ---------------------------------------------------------------------
+# -- bounded before anything is echoed (issue 20, item 2) ------------------------------------------
 
 
-def test_the_routes_read_from_the_code_match_the_committed_schema() -> None:
-    # GIVEN the routes the function builds from its resolver, and those of openapi/email_actions.json
-    from email_actions.app import _tool_routes
+def test_huge_unknown_argument_names_are_refused_without_being_echoed(function_env: StandIn) -> None:
+    # GIVEN six arguments named with 100,000 characters each (1.2 MB of echo, in the third review)
+    arguments = {f"{index}" + "n" * 100_000: "x" for index in range(6)}
+    # WHEN the gateway calls listInbox with them
+    result = call_tool("listInbox", arguments)
+    # THEN the answer refuses them in a few hundred bytes, and MultiMail is never called
+    assert result["status_code"] == 400
+    assert len(json.dumps(result)) < 600
+    assert "100,001 characters" in result["message"]
+    assert function_env.requests == []
 
-    committed = gateway.routes_from_openapi(json.loads((ROOT / "openapi" / "email_actions.json").read_text()))
-    # THEN they agree on every tool, method, path, argument location and type
-    assert _tool_routes() == committed
-    assert sorted(committed) == sorted(TOOLS)
+
+def test_too_many_arguments_are_refused_by_count(function_env: StandIn) -> None:
+    result = call_tool("listInbox", {f"a{index}": index for index in range(5_000)})
+    assert result["status_code"] == 400
+    assert "5,000 arguments" in result["message"]
+    assert len(json.dumps(result)) < 600
+    assert function_env.requests == []
+
+
+# -- long gateway ids keep their own exactly-once scope (issue 20, item 9) ---------------------------
+
+
+def test_two_gateways_with_long_ids_are_two_callers(function_env: StandIn) -> None:
+    # GIVEN two gateways whose ids are over 100 characters and differ only at the end
+    common = "gw-" + "x" * 120
+    first = as_answer(call_tool("sendEmail", SEND, gateway_id=common + "-one"))
+    second = as_answer(call_tool("sendEmail", SEND, gateway_id=common + "-two"))
+    # THEN each one's send is its own email, under its own idempotency key (no scope was dropped to "")
+    assert first.status == second.status == 200
+    assert first.body["email_id"] != second.body["email_id"]
+    assert second.body.get("repeat") is not True
+    keys = [request.json["idempotency_key"] for request in _posts(function_env)]
+    assert len(set(keys)) == 2
 
 
 # -- anything a gateway could send: never a crash, always a well-formed result ---------------------

@@ -1,7 +1,7 @@
-"""Hypothesis strategies for Bedrock events: from the OpenAPI schema, and from the `events/` fixtures.
+"""Hypothesis strategies for Bedrock events: from the operation table, and from the `events/` fixtures.
 
 The schema strategy plays a model that calls an action badly: it picks an operation from
-`openapi/email_actions.json`, and for each of its parameters and body fields it leaves it out,
+the function's table (email_actions.operations), and for each of its parameters and body fields it leaves it out,
 gives a valid value, or gives a hostile one; it may add fields the schema does not know, repeat
 one, or write a `type` that does not match. The mutation strategy starts from a real fixture
 and breaks its shape.
@@ -18,7 +18,6 @@ from typing import Any
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "openapi" / "email_actions.json").read_text())
 # Bedrock Agent events only: events/gateway_*.json are AgentCore Gateway invocations (tests/gateway/).
 FIXTURES = {
     path.stem: json.loads(path.read_text())
@@ -124,28 +123,18 @@ class Operation:
 
 
 def _operations() -> tuple[Operation, ...]:
-    found: list[Operation] = []
-    for path, methods in SCHEMA["paths"].items():
-        for method, operation in methods.items():
-            fields = [
-                Field(p["name"], p["in"], bool(p.get("required")), p["schema"]) for p in operation.get("parameters", [])
-            ]
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
-            body = _resolve(body)
-            required = set(body.get("required", []))
-            fields += [Field(n, "body", n in required, _resolve(s)) for n, s in body.get("properties", {}).items()]
-            found.append(Operation(method.upper(), path, tuple(fields)))
-    return tuple(found)
+    """The function's operations, their arguments read by the one reader of the request models."""
+    from email_actions.operations import OPERATIONS
+    from tools.openapi import arguments
 
-
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    ref = schema.get("$ref")
-    if not ref:
-        return schema
-    node: Any = SCHEMA
-    for part in ref.removeprefix("#/").split("/"):
-        node = node[part]
-    return _resolve(node)
+    return tuple(
+        Operation(
+            operation.method,
+            operation.path,
+            tuple(Field(a.name, a.location, a.required, a.schema) for a in arguments(operation)),
+        )
+        for operation in OPERATIONS
+    )
 
 
 OPERATIONS = _operations()

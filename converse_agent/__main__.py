@@ -25,9 +25,10 @@ from converse_agent.loop import DEFAULT_MAX_TURNS, Confirm, Conversation, Guardr
 from converse_agent.tools import SchemaError, default_model_id, load_operations
 
 if TYPE_CHECKING:
-    from email_actions.operations import Operation
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_lambda import LambdaClient
+
+    from email_actions.operations import Operation
 
 FALLBACK_REGION = "us-east-1"  # where the template's default (us.) inference profile runs
 

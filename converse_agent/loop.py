@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+import prompts
 from converse_agent.errors import bedrock_error
 from converse_agent.executors import Executor
-import prompts
 from converse_agent.tools import build_event, error_result, tool_config, tool_result
 
 if TYPE_CHECKING:
-    from email_actions.operations import Operation
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_bedrock_runtime.type_defs import ConverseResponseTypeDef
+
+    from email_actions.operations import Operation
 
 # The agent's rules, the same text the Bedrock Agent and the MCP doors are given (prompts/agent_rules.md).
 SYSTEM_PROMPT = prompts.full()
@@ -26,7 +27,7 @@ SYSTEM_PROMPT = prompts.full()
 MAX_TOKENS = 2048
 DEFAULT_MAX_TURNS = 10
 
-Confirm = Callable[[Operation, Mapping[str, Any]], bool]
+Confirm = Callable[["Operation", Mapping[str, Any]], bool]
 DECLINED = {
     "error": "declined_by_user",
     "message": (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,8 @@ def build_event(
     for name, value in tool_input.items():
         if value is None:
             continue
-        item = {"name": name, "type": _json_type(value), "value": _as_text(value)}
+        declared = _declared_types().get(operation.name, {}).get(name)
+        item = {"name": name, "type": declared or _json_type(value), "value": _as_text(value)}
         (properties if operation.location(name) == "body" else parameters).append(item)
     event: dict[str, Any] = {
         "messageVersion": "1.0",
@@ -104,6 +106,21 @@ def build_event(
     if properties or any(operation.location(name) == "body" for name in operation.required_arguments()):
         event["requestBody"] = {"content": {"application/json": {"properties": properties}}}
     return event
+
+
+@cache
+def _declared_types(path: Path = TOOLS_PATH) -> dict[str, dict[str, str]]:
+    """tool -> argument -> its JSON type, as the tool list declares it (Bedrock sends that `type`)."""
+    try:
+        tools = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {
+        tool["name"]: {
+            name: str(schema.get("type", "string")) for name, schema in tool["inputSchema"]["properties"].items()
+        }
+        for tool in tools
+    }
 
 
 def _as_text(value: Any) -> str:

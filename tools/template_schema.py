@@ -150,7 +150,7 @@ def _cloudformation_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
             converted["Properties"] = {name: _cloudformation_schema(field) for name, field in value.items()}
         elif key == "items":
             converted["Items"] = _cloudformation_schema(value)
-        else:
+        elif key in _SCHEMA_KEYS:  # what AgentCore's SchemaDefinition holds; limits stay in the descriptions
             converted[_SCHEMA_KEYS[key]] = value
     return converted
 

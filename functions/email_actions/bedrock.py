@@ -64,9 +64,7 @@ def _answer(event: Any, call: core.Call) -> core.Answer:
     method, path = event["httpMethod"].upper(), event["apiPath"]
     operation = BY_ROUTE.get((method, path))
     if operation is None:
-        return core.unknown_operation(
-            f"{event['httpMethod']} {path}", [f"{o.method} {o.path}" for o in OPERATIONS]
-        )
+        return core.unknown_operation(f"{event['httpMethod']} {path}", [f"{o.method} {o.path}" for o in OPERATIONS])
     collected = _arguments(event)
     if collected.refusal is not None:
         return collected.refusal
@@ -164,7 +162,9 @@ def _collect(items: Any, kind: str, into: dict[str, Any]) -> core.Answer | None:
         value = item.get("value")
         if value is None:  # once turned into the text "null" and sent as a subject
             return core.error_answer(
-                400, "invalid_input", f"The {kind} `{name}` has no value. Give its value, or leave it out.",
+                400,
+                "invalid_input",
+                f"The {kind} `{name}` has no value. Give its value, or leave it out.",
                 fields=[name],
             )
         if not isinstance(value, str):  # Bedrock sends every value as text; the models parse it

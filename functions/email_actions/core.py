@@ -109,7 +109,9 @@ def run(operation: Operation, arguments: dict[str, Any], call: Call) -> Answer:
     except ValidationError as error:
         problems, fields = describe_validation(error, operation)
         return error_answer(
-            400, "invalid_input", f"The request was not sent: {problems}. Correct the request and call again.",
+            400,
+            "invalid_input",
+            f"The request was not sent: {problems}. Correct the request and call again.",
             fields=fields,
         )
     try:
@@ -117,7 +119,9 @@ def run(operation: Operation, arguments: dict[str, Any], call: Call) -> Answer:
     except EmailActionError as error:
         message = error.message
         if isinstance(error, UpstreamError) and error.email_may_exist:
-            message += " Do NOT send it again now: call listPendingEmails to see whether it was queued, and tell the user."
+            message += (
+                " Do NOT send it again now: call listPendingEmails to see whether it was queued, and tell the user."
+            )
         logger.warning("action failed", extra={"error_code": error.code, "status_code": error.status_code})
         return error_answer(error.status_code, error.code, message, **error.details())
     except Exception:

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 from email_actions.answers import ANSWER_BUDGET, cost, cut_to_cost, fitting_end, neutralise
 from email_actions.errors import EmailActionError, MailboxRequiredError
 from email_actions.models import (
-    LIST_STATUSES,
     CancelEmailRequest,
     ListInboxRequest,
     ListPendingRequest,

@@ -269,6 +269,7 @@ class ReplyRequest(_Request):
 
 # -- the reading and withdrawing actions: every argument of an action is a field of its request ----
 
+
 def _not_a_boolean(value: Any) -> Any:
     # pydantic's lax mode reads true as 1: a model that writes `limit: true` has not given a number.
     if isinstance(value, bool):
@@ -312,7 +313,10 @@ class ReadEmailRequest(_Request):
     email_id: str = Field(pattern=ID_PATTERN, description="The email's id, from listInbox.")
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
     body_offset: WholeNumber = Field(
-        default=0, ge=0, le=10_000_000, description="Where to start reading a long body; the answer says when to use it."
+        default=0,
+        ge=0,
+        le=10_000_000,
+        description="Where to start reading a long body; the answer says when to use it.",
     )
 
 

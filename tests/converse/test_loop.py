@@ -4,15 +4,18 @@ against the loopback stand-in."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from converse_agent.errors import ChatError
 from converse_agent.loop import SYSTEM_PROMPT, Conversation, Guardrail
-from converse_agent.tools import Operation, load_operations
+from converse_agent.tools import load_operations
 from devtools.multimail_standin import AGENT_MAILBOX_ID, INVOICE_EMAIL_ID, StandIn
 from tests.converse.conftest import MODEL_ID, RecordingExecutor, ScriptedModel
+
+if TYPE_CHECKING:
+    from email_actions.operations import Operation
 
 
 class Person:

@@ -1,4 +1,4 @@
-"""The Converse tools are the OpenAPI schema's operations; a tool call becomes the Bedrock event."""
+"""The Converse tools are the generated tool list; a tool call becomes the Bedrock event."""
 
 from __future__ import annotations
 
@@ -10,20 +10,18 @@ import pytest
 
 from converse_agent.tools import (
     FALLBACK_MODEL_ID,
-    SCHEMA_PATH,
     TEMPLATE_PATH,
     SchemaError,
     build_event,
     default_model_id,
     load_operations,
-    operations_from,
     tool_config,
     tool_result,
 )
 from devtools.events import operations
 from tests.conftest import load_event
 
-OPENAPI = json.loads(SCHEMA_PATH.read_text())
+OPENAPI = json.loads((TEMPLATE_PATH.parent / "openapi" / "email_actions.json").read_text())
 
 
 def specs() -> dict[str, dict[str, Any]]:
@@ -42,7 +40,7 @@ def test_there_is_one_tool_per_operation_named_and_described_by_the_schema() -> 
     # THEN every operation is a tool with the operation's id and description, and nothing else is
     assert set(tools) == {operation.operation_id for operation in operations()}
     for name, operation in openapi_operations().items():
-        assert tools[name]["description"] == operation["description"]
+        assert tools[name]["description"] == f"{operation['summary']}. {operation['description']}"
         assert set(tools[name]) == {"name", "description", "inputSchema"}
         assert tools[name]["inputSchema"]["json"]["type"] == "object"
 
@@ -107,7 +105,7 @@ def test_confirmation_is_required_exactly_where_the_schema_says() -> None:
     operations = load_operations()
     flagged = {name for name, op in openapi_operations().items() if op.get("x-requireConfirmation") == "ENABLED"}
     assert flagged == {"sendEmail", "replyToEmail"}
-    assert {name for name, op in operations.items() if op.requires_confirmation} == flagged
+    assert {name for name, op in operations.items() if op.confirm} == flagged
 
 
 @pytest.mark.parametrize(
@@ -210,77 +208,15 @@ def test_a_name_the_schema_does_not_know_is_passed_on_for_the_function_to_reject
     assert inbox["parameters"] == [{"name": "page", "type": "integer", "value": "2"}]
 
 
-def test_an_operation_with_path_query_and_body_merges_all_three() -> None:
-    # GIVEN a (made-up) operation with a path parameter, a query parameter and a JSON body
-    document = {
-        "paths": {
-            "/notes/{note_id}": {
-                "post": {
-                    "operationId": "editNote",
-                    "description": "Edit a note.",
-                    "x-requireConfirmation": "ENABLED",
-                    "parameters": [
-                        {"name": "note_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "dry_run", "in": "query", "description": "Only check.", "schema": {"type": "boolean"}},
-                    ],
-                    "requestBody": {
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["text"],
-                                    "properties": {"text": {"type": "string", "nullable": True, "description": "T"}},
-                                }
-                            }
-                        }
-                    },
-                }
-            }
-        }
-    }
-    # WHEN it is read as a tool and called
-    operation = operations_from(document)["editNote"]
-    event = build_event(operation, {"note_id": "n1", "dry_run": False, "text": "hi"}, session_id="s", input_text="")
-    # THEN one input schema holds all three, and the event puts each where it came from
-    assert operation.input_schema == {
-        "type": "object",
-        "properties": {
-            "note_id": {"type": "string"},
-            "dry_run": {"type": "boolean", "description": "Only check."},
-            "text": {"type": "string", "description": "T"},
-        },
-        "required": ["note_id", "text"],
-    }
-    assert operation.requires_confirmation
-    assert event["apiPath"] == "/notes/{note_id}"
-    assert event["parameters"] == [
-        {"name": "note_id", "type": "string", "value": "n1"},
-        {"name": "dry_run", "type": "boolean", "value": "false"},
-    ]
-    assert event["requestBody"] == {
-        "content": {"application/json": {"properties": [{"name": "text", "type": "string", "value": "hi"}]}}
-    }
-
-
-def test_a_schema_that_cannot_make_tools_is_refused_clearly(tmp_path: Path) -> None:
-    clash = {
-        "paths": {
-            "/x/{a}": {
-                "post": {
-                    "operationId": "x",
-                    "description": "X.",
-                    "parameters": [{"name": "a", "in": "path", "schema": {"type": "string"}}],
-                    "requestBody": {"content": {"application/json": {"schema": {"properties": {"a": {}}}}}},
-                }
-            }
-        }
-    }
-    with pytest.raises(SchemaError, match="both a parameter and a body field"):
-        operations_from(clash)
-    with pytest.raises(SchemaError, match="operationId"):
-        operations_from({"paths": {"/y": {"get": {"description": "Y."}}}})
+def test_a_missing_or_stale_tool_list_is_refused_clearly(tmp_path: Path) -> None:
+    # GIVEN no tool list, and one that lacks an operation (make openapi was not run)
     with pytest.raises(SchemaError, match="Cannot read"):
-        load_operations(tmp_path / "missing.json")
+        tool_config(load_operations(), tmp_path / "missing.json")
+    stale = tmp_path / "tools.json"
+    stale.write_text(json.dumps([{"name": "sendEmail", "description": "S.", "inputSchema": {"type": "object"}}]))
+    # THEN the error names what is missing and how to make it
+    with pytest.raises(SchemaError, match="make openapi"):
+        tool_config(load_operations(), stale)
 
 
 def test_an_answer_of_400_or_more_is_an_error_result() -> None:

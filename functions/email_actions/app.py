@@ -13,8 +13,6 @@ import time
 import uuid
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from email_actions import bedrock, core, gateway, snapstart
 from email_actions.email_service import Caller
 from email_actions.multimail import Deadline
@@ -27,7 +25,7 @@ snapstart.register()  # with SnapStart on, the runtime runs its hooks around the
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
-def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Bedrock Agent events, and AgentCore Gateway tool calls (told apart by the client context)."""
     started = time.perf_counter()
     custom = gateway.client_context_custom(context)
@@ -47,7 +45,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return gateway.result(failed) if custom is not None else bedrock.response(event, failed)
 
 
-def _call(caller: Caller, audit: Any, context: LambdaContext | None) -> core.Call:
+def _call(caller: Caller, audit: Any, context: Any) -> core.Call:
     remaining = context.get_remaining_time_in_millis() / 1000 if context else LOCAL_BUDGET_SECONDS
     if not caller.session_id:
         # No conversation to tell a retry from a new request: this call is a scope of its own, so it

@@ -37,6 +37,7 @@ UPSTREAM_TEXT_COST = 4_000  # the most MultiMail's own error text may add to an 
 MAX_CALLER_ID_CHARS = 100  # longer ids are kept whole in a hash, never dropped (see `caller_id`)
 _PLAIN_ID = re.compile(r"^[\w.:/#-]+$")
 
+DO_NOT_RESEND = "Do NOT send it again now: call listPendingEmails to see whether it was queued, and tell the user."
 UNEXPECTED_MESSAGE = (
     "The email function failed unexpectedly. If this was a send or reply, call listPendingEmails before trying "
     "again, so the email is not sent twice."

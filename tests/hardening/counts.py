@@ -16,6 +16,10 @@ the table in docs/hardening.md.
   receives it) is over Bedrock's 25,000-byte limit. Checked by the harness on every run.
 - stray_paths: requests that reached a MultiMail path other than the one the action should reach.
 - wrongly_blocked: sends and replies that should have gone out, but did not.
+- concurrent_failures: calls run at the same time in one process (both event shapes, mixed tools)
+  whose answer was not their own correct one.
+- gateway_echoes: gateway results that repeat a caller's over-long name, or a refusal over 1,000
+  bytes (a refusal holds no third-party text, so only an echo could make it longer).
 
 Every number in `MUST_BE_ZERO` must be 0: `failures` names the ones that are not, and the
 hardening conftest fails the session when any is.
@@ -43,6 +47,8 @@ class Counts:
     oversize: int = 0
     stray_paths: int = 0
     wrongly_blocked: int = 0
+    concurrent_failures: int = 0
+    gateway_echoes: int = 0
     intended_sends: int = 0
     tests_scanned: int = 0
     log_bytes_scanned: int = 0
@@ -72,6 +78,8 @@ MUST_BE_ZERO: dict[str, str] = {
     "oversize": "**Oversize answers** (the serialized Lambda response over 25,000 bytes)",
     "stray_paths": "**Stray paths** (a request reached a MultiMail path other than the action's)",
     "wrongly_blocked": "**Wrongly blocked** (a send or reply that should have gone out did not)",
+    "concurrent_failures": "**Concurrent failures** (a call run alongside others got an answer not its own)",
+    "gateway_echoes": "**Gateway echoes over the limit** (a caller's long name repeated, or a refusal over 1 KB)",
 }
 
 _AREAS = {
@@ -81,6 +89,8 @@ _AREAS = {
     "injection": "prompt injection",
     "hostile_ids": "hostile ids on every path parameter (through the handler and the adapter alone)",
     "upstream_text": "upstream answers quoting the key, and odd upstream answers",
+    "concurrency": "concurrent calls in one process (both event shapes, mixed tools)",
+    "gateway_names": "gateway calls with hostile tool and argument names",
 }
 
 

@@ -202,13 +202,17 @@ def test_a_hostile_body_read_through_the_gateway_fits_too(harness: Harness) -> N
 @pytest.mark.parametrize("path", ["bedrock", "gateway"])
 def test_the_last_guard_replaces_an_answer_too_large_with_one_that_says_what_to_do(harness: Harness, path: str) -> None:
     # GIVEN a use case that (against its rules) returns an answer far over the limit
-    from devtools.mcp_server.invocation import call_tool
-    from email_actions.email_service import EmailService
+    from dataclasses import replace
 
-    def too_large(self: EmailService, email_id: str, mailbox_id: str | None, *, body_offset: int = 0) -> Any:
+    from devtools.mcp_server.invocation import call_tool
+    from email_actions import operations
+
+    def too_large(service: Any, request: Any) -> Any:
         return {"mailbox_id": "mbx", "email": {"untrusted": {"body": "😀" * 20_000}}}
 
-    harness.monkeypatch.setattr(EmailService, "read", too_large)
+    read = replace(operations.BY_NAME["readEmail"], use_case=too_large)
+    harness.monkeypatch.setitem(operations.BY_NAME, read.name, read)
+    harness.monkeypatch.setitem(operations.BY_ROUTE, (read.method, read.path), read)
     # WHEN the agent reads an email, through Bedrock or through the gateway
     if path == "bedrock":
         run = harness.run(load_event("read_email"))

@@ -19,7 +19,7 @@ from devtools.multimail_standin import AGENT_MAILBOX_ID
 from email_actions.email_service import Caller, EmailService
 from email_actions.errors import DuplicateInProgressError
 from email_actions.idempotency import DynamoDBOnceGuard
-from email_actions.models import SendEmailRequest
+from email_actions.models import CancelEmailRequest, SendEmailRequest
 from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
 from tests.conftest import Answer, load_event, with_body, with_params
 from tests.hardening.conftest import Harness
@@ -146,7 +146,7 @@ def test_concurrent_resends_after_a_cancel_send_one_new_email(guarded: Harness) 
     request = SendEmailRequest(to=["ana@example.com"], subject=f"Report {marker}", body="Here it is.")
     first = service(guarded).send(request)
     guarded.standin.finish_scans(first["email_id"])
-    service(guarded).cancel(first["email_id"], None)
+    service(guarded).cancel(CancelEmailRequest(email_id=first["email_id"]))
     # WHEN three identical resends arrive at once
     answers: list[dict[str, Any]] = []
     refused: list[DuplicateInProgressError] = []

@@ -10,6 +10,7 @@ import pytest
 
 from tools.template_schema import (
     TemplateFormatError,
+    cloudformation_tools,
     main,
     parse_template,
     read_template_payload,
@@ -204,6 +205,16 @@ def _definition_keys(schema: dict[str, Any]) -> set[str]:
     return keys
 
 
+def _plain_spelling(schema: dict[str, Any]) -> dict[str, Any]:
+    """A SchemaDefinition in CloudFormation's spelling, back in JSON Schema's (field names kept)."""
+    plain = {key[0].lower() + key[1:]: value for key, value in schema.items()}
+    if "properties" in plain:
+        plain["properties"] = {name: _plain_spelling(field) for name, field in plain["properties"].items()}
+    if "items" in plain:
+        plain["items"] = _plain_spelling(plain["items"])
+    return plain
+
+
 def test_the_tools_file_is_what_the_code_generates() -> None:
     from tools.openapi import generate_tools, render_tools
 
@@ -213,7 +224,7 @@ def test_the_tools_file_is_what_the_code_generates() -> None:
 
 
 def test_the_template_carries_the_tools_file() -> None:
-    from tools.template_schema import cloudformation_tools, read_template_tools
+    from tools.template_schema import read_template_tools
 
     # GIVEN the committed tools WHEN the template's gateway target is read
     tools = json.loads(TOOLS_PATH.read_text(encoding="utf-8"))
@@ -230,9 +241,11 @@ def test_the_tools_are_the_action_groups_operations_in_what_agentcore_accepts() 
     assert [tool["name"] for tool in tools] == [op["operationId"] for op in operations]
     for tool, operation in zip(tools, operations, strict=True):
         assert operation["description"] in tool["description"]
-        # AND each input schema is an object that uses only what AgentCore's SchemaDefinition holds
+        # AND each input schema is an object; its copy in the template uses only what AgentCore's
+        # SchemaDefinition holds (the limits stay in the descriptions, and the request models check them)
         assert tool["inputSchema"]["type"] == "object"
-        assert _definition_keys(tool["inputSchema"]) <= SCHEMA_DEFINITION_KEYS
+        (copy,) = cloudformation_tools([tool])
+        assert _definition_keys(_plain_spelling(copy["InputSchema"])) <= SCHEMA_DEFINITION_KEYS
         assert set(tool["inputSchema"].get("required", [])) <= set(tool["inputSchema"]["properties"])
 
 

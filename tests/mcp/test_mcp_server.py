@@ -120,3 +120,39 @@ def test_bad_input_is_an_error_result_naming_the_field_and_never_reaches_multima
         assert f"`{field}" in answer["message"]
     # AND no request reached MultiMail
     assert _requests_to_multimail(stderr_log) == 0
+
+
+def test_calls_made_at_the_same_time_each_get_their_own_answer(tmp_path: Path) -> None:
+    # GIVEN 18 tool calls of four kinds, made at once (the server runs each in a thread)
+    subjects = [f"Parallel {index}" for index in range(6)]
+    calls: list[tuple[str, dict[str, Any]]] = [
+        *(("sendEmail", {"to": ["ana@example.com"], "subject": s, "body": f"Body of {s}."}) for s in subjects),
+        *(("readEmail", {"email_id": INVOICE_EMAIL_ID, "body_offset": index}) for index in range(4)),
+        *(("listInbox", {"limit": index + 1}) for index in range(4)),
+        *(("listInbox", {"limit": 100 + index}) for index in range(4)),
+    ]
+    answers: dict[int, dict[str, Any]] = {}
+
+    async def scenario(client: Client) -> None:
+        async def one(index: int, name: str, arguments: dict[str, Any]) -> None:
+            answers[index] = _answer(await client.call_tool(name, arguments))
+
+        async with anyio.create_task_group() as group:
+            for index, (name, arguments) in enumerate(calls):
+                group.start_soon(one, index, name, arguments)
+
+    _run(tmp_path / "server.log", scenario)
+    # THEN each answer is its own call's: its email queued, the email read, its page, its refusal
+    assert len(answers) == len(calls)
+    for index, (name, arguments) in enumerate(calls):
+        answer = answers[index]
+        if name == "sendEmail":
+            assert answer["status"] == "pending_scan", answer
+        elif name == "readEmail":
+            assert answer["email"]["id"] == INVOICE_EMAIL_ID, answer
+        elif arguments["limit"] <= 50:
+            assert 1 <= answer["count"] <= arguments["limit"], answer
+        else:
+            assert answer["status_code"] == 400, answer
+            assert answer["fields"] == ["limit"], answer
+    assert len({answers[index]["email_id"] for index in range(len(subjects))}) == len(subjects)

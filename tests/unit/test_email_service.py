@@ -11,7 +11,6 @@ import pytest
 
 from email_actions.answers import ANSWER_BUDGET, BEDROCK_LIMIT_BYTES, cost, serialize
 from email_actions.email_service import (
-    LIST_STATUSES,
     SCAN_SWEEP,
     UNTRUSTED_NOTICE,
     Caller,
@@ -20,7 +19,14 @@ from email_actions.email_service import (
     successor_key,
 )
 from email_actions.errors import MailboxRequiredError, UpstreamTimeoutError
-from email_actions.models import ReplyRequest, SendEmailRequest
+from email_actions.models import (
+    LIST_STATUSES,
+    ListInboxRequest,
+    ListPendingRequest,
+    ReadEmailRequest,
+    ReplyRequest,
+    SendEmailRequest,
+)
 
 
 @dataclass
@@ -114,7 +120,7 @@ def test_pending_uses_only_accepted_filters_and_finds_mail_still_in_its_scan() -
         ]
     )
     # WHEN the agent lists what is pending
-    answer = EmailService(api, "mbx").pending(None, limit=10)
+    answer = EmailService(api, "mbx").pending(ListPendingRequest(limit=10))
     # THEN MultiMail was asked with pending_send_approval, then without any status (never pending_scan)
     assert [call[2] for call in api.calls] == [
         {"status": "pending_send_approval", "direction": "outbound", "limit": 10},
@@ -137,7 +143,7 @@ def test_pending_says_when_more_wait_than_shown() -> None:
             {"emails": [], "cursor": None},
         ]
     )
-    answer = EmailService(api, "mbx").pending(None, limit=1)
+    answer = EmailService(api, "mbx").pending(ListPendingRequest(limit=1))
     assert answer["count"] == 1
     assert "More are waiting than shown here." in answer["message"]
 
@@ -157,7 +163,7 @@ def test_summaries_carry_only_what_multimail_sends_and_mark_third_party_text() -
     }
     api = FakeMailApi(pages=[{"emails": [summary], "cursor": None}])
     # WHEN the inbox is listed
-    (listed,) = EmailService(api, "mbx").inbox(None, limit=5)["emails"]
+    (listed,) = EmailService(api, "mbx").inbox(ListInboxRequest(limit=5))["emails"]
     # THEN the sender's address and name, the recipients and the subject sit under `untrusted` (all of it is
     # the sender's text), our own fields stay outside, and nothing the API never sends (snippet, cc) is invented
     assert listed["untrusted"] == {
@@ -188,7 +194,7 @@ def test_read_shows_attachment_metadata_as_third_party_text() -> None:
         }
     )
     # WHEN it is read
-    email = EmailService(api, "mbx").read("em_1", None)["email"]
+    email = EmailService(api, "mbx").read(ReadEmailRequest(email_id="em_1"))["email"]
     # THEN the copies, body, subject and attachments are under `untrusted`, with size and type as given
     assert email["untrusted"]["cc"] == ["li@example.org"]
     assert email["untrusted"]["body"] == "Please see the attached invoice."
@@ -304,7 +310,7 @@ def test_a_long_body_in_any_script_is_read_in_pages_that_fit_and_join_up(script:
     pages: list[str] = []
     offset = 0
     for _ in range(200):
-        answer = service.read("em_1", None, body_offset=offset)
+        answer = service.read(ReadEmailRequest(email_id="em_1", body_offset=offset))
         # THEN every answer fits Bedrock's limit, measured on what Bedrock receives
         assert cost(answer) <= ANSWER_BUDGET
         assert received_bytes(answer) < BEDROCK_LIMIT_BYTES
@@ -327,7 +333,7 @@ def test_a_body_page_is_as_large_as_the_budget_allows_not_halved() -> None:
     body = "Привет, мир. " * 1_000
     api = FakeMailApi(email={"id": "em_1", "from": "dana@example.com", "subject": "Hi", "markdown": body})
     # WHEN the first page is read
-    answer = EmailService(api, "mbx").read("em_1", None)
+    answer = EmailService(api, "mbx").read(ReadEmailRequest(email_id="em_1"))
     # THEN the page fills the budget closely (within one character), rather than a blind half
     spare = ANSWER_BUDGET - cost(answer)
     assert 0 <= spare < 12
@@ -349,7 +355,7 @@ def test_a_read_email_with_the_largest_metadata_still_fits_and_shows_its_body() 
         }
     )
     # WHEN it is read
-    answer = EmailService(api, "mbx").read("em_1", None)
+    answer = EmailService(api, "mbx").read(ReadEmailRequest(email_id="em_1"))
     # THEN it fits, still shows a good part of the body, and says how many addresses and files were left out
     assert received_bytes(answer) < BEDROCK_LIMIT_BYTES
     assert len(answer["email"]["untrusted"]["body"]) > 400
@@ -368,7 +374,7 @@ def test_an_inbox_of_hostile_summaries_fits_and_says_how_to_get_the_rest(script:
     ]  # fmt: skip
     api = FakeMailApi(pages=[{"emails": summaries, "cursor": "c2"}])
     # WHEN the agent lists fifty
-    answer = EmailService(api, "mbx").inbox(None, limit=50)
+    answer = EmailService(api, "mbx").inbox(ListInboxRequest(limit=50))
     # THEN the answer fits, and says it was cut and how to page through the rest
     assert received_bytes(answer) < BEDROCK_LIMIT_BYTES
     assert answer["truncated"] is True
@@ -385,7 +391,7 @@ def test_pending_of_hostile_summaries_fits() -> None:
     ]  # fmt: skip
     api = FakeMailApi(pages=[{"emails": waiting, "cursor": None}, {"emails": [], "cursor": None}])
     # WHEN the agent lists them THEN the answer fits and says it was cut
-    answer = EmailService(api, "mbx").pending(None, limit=50)
+    answer = EmailService(api, "mbx").pending(ListPendingRequest(limit=50))
     assert received_bytes(answer) < BEDROCK_LIMIT_BYTES
     assert answer["truncated"] is True
 
@@ -552,7 +558,7 @@ def test_markup_that_imitates_the_prompt_never_reaches_the_model_verbatim() -> N
         }
     )
     # WHEN it is read
-    answer = EmailService(api, "mbx").read("em_1", None)
+    answer = EmailService(api, "mbx").read(ReadEmailRequest(email_id="em_1"))
     text = json.dumps(answer, ensure_ascii=False)
     # THEN no piece of prompt markup, and no invisible or bidi character, is in the answer
     for markup in PROMPT_MARKUP:
@@ -581,9 +587,9 @@ def test_neutralising_keeps_body_offsets_true() -> None:
     api = FakeMailApi(email={"id": "em_1", "from": "a@example.com", "subject": "s", "markdown": body})
     service = EmailService(api, "mbx")
     # WHEN it is read page by page
-    first = service.read("em_1", None)
+    first = service.read(ReadEmailRequest(email_id="em_1"))
     offset = len(first["email"]["untrusted"]["body"])
-    second = service.read("em_1", None, body_offset=offset)
+    second = service.read(ReadEmailRequest(email_id="em_1", body_offset=offset))
     # THEN each page holds, position for position, the body's characters or their neutral stand-ins
     for start, page in ((0, first["email"]["untrusted"]["body"]), (offset, second["email"]["untrusted"]["body"])):
         original = body[start : start + len(page)]
@@ -638,7 +644,7 @@ def test_a_lone_surrogate_from_upstream_cannot_break_the_answers_encoding() -> N
         email=json.loads('{"id": "em_1", "from": "a@example.com", "subject": "x\\ud800", "markdown": "y\\udfff"}')
     )
     # WHEN it is read
-    answer = EmailService(api, "mbx").read("em_1", None)
+    answer = EmailService(api, "mbx").read(ReadEmailRequest(email_id="em_1"))
     # THEN the answer encodes as UTF-8, the surrogates shown as U+FFFD
     assert serialize(answer).encode("utf-8")
     assert answer["email"]["untrusted"]["subject"] == "x\ufffd"

@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 
 from devtools.events import fixture_names, load_event
 from devtools.events import operations as committed_operations
-from email_actions.email_service import LIST_STATUSES
+from email_actions.models import LIST_STATUSES
 from tools.openapi import ACTIONS_BEGIN, ACTIONS_END, README_PATH, SCHEMA_PATH, TITLE, actions_table, generate, render
 
 

@@ -92,15 +92,15 @@ def test_before_the_snapshot_models_are_loaded_but_no_key_credential_or_connecti
     assert snapstart.journal == ["before_snapshot"]
 
 
-def test_the_warm_up_request_never_reaches_a_route(snapshot_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_warm_up_request_never_reaches_a_use_case(snapshot_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN routes that would fail the test if they ran
-    from email_actions import app
+    from email_actions import core
 
-    def must_not_run() -> Any:
-        raise AssertionError("the warm-up reached a route")
+    def must_not_run(call: Any) -> Any:
+        raise AssertionError("the warm-up reached a use case")
 
-    monkeypatch.setattr(app, "_service", must_not_run)
-    # WHEN the before-snapshot hook warms the resolver
+    monkeypatch.setattr(core, "_service", must_not_run)
+    # WHEN the before-snapshot hook warms the core
     snapstart.before_snapshot()
     # THEN it completed without building a service, so without MultiMail or a key
     assert snapstart.journal == ["before_snapshot"]
@@ -113,7 +113,7 @@ def test_a_failed_warm_up_still_leaves_nothing_secret_in_the_snapshot(
     def broken() -> None:
         raise RuntimeError("warm-up failed")
 
-    monkeypatch.setattr(snapstart, "_warm_resolver", broken)
+    monkeypatch.setattr(snapstart, "_warm_the_core", broken)
     DEFAULT_PROVIDERS["secrets"] = FakeSecretsProvider()
     # WHEN the before-snapshot hook runs
     snapstart.before_snapshot()

@@ -56,6 +56,17 @@ def _status_and_body(result: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return int(body.pop("status_code", 200)), body
 
 
+Check = Callable[[int, dict[str, Any]], bool]
+
+
+def _a_page_of(limit: int) -> Check:
+    return lambda status, body: status == 200 and 1 <= body["count"] <= limit
+
+
+def _refused_address(address: str) -> Check:
+    return lambda status, body: status == 400 and body["fields"] == ["to"] and address in body["message"]
+
+
 def _mixed_calls(standin: StandIn) -> list[Call]:
     def sent_with_subject(subject: str) -> Callable[[int, dict[str, Any]], bool]:
         def check(status: int, body: dict[str, Any]) -> bool:
@@ -81,7 +92,7 @@ def _mixed_calls(standin: StandIn) -> list[Call]:
             Call(
                 "gateway listInbox",
                 _gateway("listInbox", {"limit": limit}),
-                lambda status, body, limit=limit: status == 200 and 1 <= body["count"] <= limit,
+                _a_page_of(limit),
             ),
             Call(
                 "bedrock readEmail",

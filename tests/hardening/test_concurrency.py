@@ -112,9 +112,7 @@ def _mixed_calls(standin: StandIn) -> list[Call]:
             Call(
                 "gateway sendEmail refused",
                 _gateway("sendEmail", {"to": [f"not-an-address-{index}"], "subject": "S", "body": "B"}),
-                lambda status, body, index=index: (
-                    status == 400 and body["fields"] == ["to"] and f"not-an-address-{index}" in body["message"]
-                ),
+                _refused_address(f"not-an-address-{index}"),
             ),
             Call(
                 "bedrock /pending",

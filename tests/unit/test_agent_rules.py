@@ -10,8 +10,8 @@ from devtools.mcp_server.server import INSTRUCTIONS
 def test_every_door_is_given_the_same_rules() -> None:
     # GIVEN the one text WHEN the doors' instructions are read
     # THEN the MCP doors get its brief and the Converse loop all of it (the template: tests/infrastructure)
-    assert INSTRUCTIONS == prompts.brief()
-    assert SYSTEM_PROMPT == prompts.full()
+    assert prompts.brief() == INSTRUCTIONS
+    assert prompts.full() == SYSTEM_PROMPT
     assert SYSTEM_PROMPT.startswith(prompts.brief())
     # AND the brief fits the gateway's MCP instructions (AgentCore allows 1 to 2,048 characters)
     assert 1 <= len(prompts.brief()) <= 2_048

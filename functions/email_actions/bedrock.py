@@ -25,7 +25,6 @@ from email_actions.operations import BY_ROUTE, OPERATIONS
 ECHO_LIMIT = 200  # characters of apiPath, httpMethod or actionGroup
 # InvokeAgent's sessionId, as the bedrock-agent-runtime API defines it (2 to 100 characters).
 SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
-MAX_QUOTED_NAME = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,13 +149,9 @@ def _collect(items: Any, kind: str, into: dict[str, Any]) -> core.Answer | None:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             return core.error_answer(400, "invalid_request", f"Every {kind} needs a name and a value.")
         name = item["name"]
-        if len(name) > core.MAX_ARGUMENT_NAME_CHARS:
-            shown = repr(name[: MAX_QUOTED_NAME - 3] + "...")
-            return core.error_answer(
-                400,
-                "invalid_request",
-                f"One {kind} is named {shown} ({len(name):,} characters); no action has a field named so.",
-            )
+        refusal = core.check_argument_name(name, kind)
+        if refusal is not None:
+            return refusal
         if name in into:
             return core.error_answer(400, "invalid_request", f"The {kind} `{name}` was given twice; give it once.")
         value = item.get("value")

@@ -93,14 +93,22 @@ def check_argument_names(arguments: dict[str, Any], kind: str = "argument") -> A
             400, "invalid_request", f"The request has {len(arguments):,} {kind}s; no action takes more than a few."
         )
     for name in arguments:
-        if len(name) > MAX_ARGUMENT_NAME_CHARS:
-            shown = repr(name[:37] + "...")
-            return error_answer(
-                400,
-                "invalid_request",
-                f"One {kind} is named {shown} ({len(name):,} characters); no action has a field named so.",
-            )
+        refusal = check_argument_name(name, kind)
+        if refusal is not None:
+            return refusal
     return None
+
+
+def check_argument_name(name: str, kind: str) -> Answer | None:
+    """A name longer than any operation's is refused, and shown only in part."""
+    if len(name) <= MAX_ARGUMENT_NAME_CHARS:
+        return None
+    shown = repr(name[:37] + "...")
+    return error_answer(
+        400,
+        "invalid_request",
+        f"One {kind} is named {shown} ({len(name):,} characters); no action has a field named so.",
+    )
 
 
 def run(operation: Operation, arguments: dict[str, Any], call: Call) -> Answer:

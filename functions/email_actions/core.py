@@ -128,9 +128,7 @@ def run(operation: Operation, arguments: dict[str, Any], call: Call) -> Answer:
     except EmailActionError as error:
         message = error.message
         if isinstance(error, UpstreamError) and error.email_may_exist:
-            message += (
-                " Do NOT send it again now: call listPendingEmails to see whether it was queued, and tell the user."
-            )
+            message += f" {DO_NOT_RESEND}"
         logger.warning("action failed", extra={"error_code": error.code, "status_code": error.status_code})
         return error_answer(error.status_code, error.code, message, **error.details())
     except Exception:

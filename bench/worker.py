@@ -275,6 +275,7 @@ class _Floor:
 def _shape(config: dict[str, Any]) -> dict[str, Any]:
     """Figure 6: capping and shaping a 1,000-email page, and the size of the answer the agent gets."""
     from email_actions.email_service import EmailService
+    from email_actions.models import ListInboxRequest
 
     context_class = _load_context_class(config["context_module"])
     with open(config["page_file"], encoding="utf-8") as file:
@@ -306,9 +307,10 @@ def _shape(config: dict[str, Any]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for limit in config["limits"]:
         samples: list[float] = []
+        request = ListInboxRequest(limit=limit)  # validated by the core before the use case; not timed here
         for _ in range(config["repeats"]):
             started = time.perf_counter()
-            answer = service.inbox(None, limit=limit)
+            answer = service.inbox(request)
             samples.append((time.perf_counter() - started) * 1000)
         shaping[str(limit)] = samples
         counts[str(limit)] = answer["count"]

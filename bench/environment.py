@@ -154,7 +154,6 @@ class FunctionSite:
 class Endpoints:
     multimail_url: str
     aws_url: str  # moto's server: Secrets Manager and DynamoDB
-    xray_daemon: str
     secret_id: str
     mailbox_id: str
     idempotency_table: str
@@ -231,18 +230,17 @@ def function_environment(
     variables: dict[str, str],
     *,
     reference: bool,
-    tracing: bool,
     task: Path | None = None,
     memory_mb: int = 256,
 ) -> dict[str, str]:
     """What Lambda gives the function, plus template.yaml's `variables`, pointed at the loopback stand-ins.
 
-    `tracing=True` is the deployed configuration (Tracing: Active): as in Lambda, LAMBDA_TASK_ROOT is
-    set, so Powertools' Tracer is on, patches its modules and sends sampled segments to the X-Ray sink.
-    `tracing=False` adds POWERTOOLS_TRACE_DISABLED, to show what tracing costs.
+    Tracing (`Tracing: Active`) is Lambda's own and happens outside the function process: all the
+    function sees of it is a trace header per invocation (`_X_AMZN_TRACE_ID`, set by the worker),
+    which Powertools' Logger copies into each log line.
     """
     task = task or site.task_root(reference)
-    environment = {
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
@@ -258,8 +256,6 @@ def function_environment(
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/email-actions-bench",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-        "AWS_XRAY_DAEMON_ADDRESS": endpoints.xray_daemon,
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "LAMBDA_TASK_ROOT": str(task),
         "_HANDLER": "reference_handler.lambda_handler" if reference else "email_actions.app.lambda_handler",
         **FAKE_CREDENTIALS,
@@ -273,6 +269,3 @@ def function_environment(
         # template.yaml's Globals and the function's own variables
         **variables,
     }
-    if not tracing:
-        environment["POWERTOOLS_TRACE_DISABLED"] = "true"
-    return environment

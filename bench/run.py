@@ -2,11 +2,13 @@
 
     python -m bench.run [--samples N] [--runs N] [--calls N] [--update-docs]
 
-The driver (this process) runs the stand-ins: MultiMail (devtools.multimail_standin), Secrets Manager
-(moto's server, counting calls) and an X-Ray daemon sink. Every function process is a fresh
-interpreter running bench/worker.py that sees only the function's code, its layer and the runtime's
-packages (bench/environment.py), so it imports exactly what it would import in Lambda. See
-docs/performance.md for what each figure means and what was found.
+The driver (this process) runs the stand-ins: MultiMail (devtools.multimail_standin), and Secrets
+Manager and DynamoDB (moto's server, counting calls). Every function process is a fresh interpreter
+running bench/worker.py that sees only the function's code, its layer and the runtime's packages
+(bench/environment.py), so it imports exactly what it would import in Lambda. Cold starts come in by
+both doors: Bedrock's `/send` and the AgentCore Gateway's `sendEmail`. A door whose cold start
+misses its goal is profiled against the reference (`-X importtime`), and the notes say what remains.
+See docs/performance.md for what each figure means and what was found.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ from bench.environment import (
     function_environment,
     template_variables,
 )
+from bench.importtime import Import, beyond, split_at, total_ms
 from bench.report import Row, median, ms, render, spread
-from bench.servers import AwsServer, PageServer, XRaySink, multimail_standin
+from bench.servers import AwsServer, PageServer, multimail_standin
+from bench.worker import PHASE_FIRST_CALL
 from devtools import local_env
+from devtools.mcp_server.invocation import gateway_custom
 from devtools.multimail_standin import AGENT_MAILBOX_ID, DEFAULT_AGENT_KEY
 
 WORKER = ROOT / "bench" / "worker.py"
@@ -84,6 +89,14 @@ def send_event() -> dict[str, Any]:
     return event
 
 
+def gateway_send_event() -> dict[str, Any]:
+    """The arguments of events/gateway_send.json's sendEmail (the event a gateway sends), numbered
+    per invocation like send_event's."""
+    fixture = load_event("gateway_send")
+    arguments: dict[str, Any] = fixture["payload"]
+    return {**arguments, "body": arguments["body"] + f" ({MARK})"}
+
+
 def inbox_event(limit: int) -> dict[str, Any]:
     event = load_event("inbox")
     event["parameters"] = [p for p in event.get("parameters", []) if p["name"] != "limit"]
@@ -120,24 +133,58 @@ def floor_requests(base_url: str, api_key: str, send: dict[str, Any], inbox: dic
 
 @dataclass
 class Variant:
-    """One function configuration to measure."""
+    """One function configuration to measure, and the door its first send comes in by."""
 
     name: str
     handler: str
     reference: bool
-    tracing: bool
     task: Path | None = None  # another task root (a scratch copy with a change under test)
     without: tuple[str, ...] = ()  # template variables left out
     restore: bool = False  # a simulated SnapStart restore instead of a plain cold start
+    gateway: bool = False  # the first send is the gateway's sendEmail, not Bedrock's /send
+
+    @property
+    def first_send(self) -> str:
+        return "sendEmail" if self.gateway else "/send"
+
+    @property
+    def door(self) -> str:
+        return "gateway" if self.gateway else "Bedrock"
 
 
 VARIANTS = {
-    "ours": Variant("ours", OURS, reference=False, tracing=True),
-    "ours-untraced": Variant("ours, tracing off", OURS, reference=False, tracing=False),
-    "ours-no-table": Variant("ours, no idempotency table", OURS, False, True, without=("IDEMPOTENCY_TABLE",)),
-    "reference": Variant("reference", REFERENCE, reference=True, tracing=True),
-    "ours-restore": Variant("ours, SnapStart restore", OURS, reference=False, tracing=True, restore=True),
+    "ours": Variant("ours", OURS, reference=False),
+    "ours-gateway": Variant("ours, gateway door", OURS, reference=False, gateway=True),
+    "ours-no-table": Variant("ours, no idempotency table", OURS, False, without=("IDEMPOTENCY_TABLE",)),
+    "reference": Variant("reference", REFERENCE, reference=True),
+    "ours-restore": Variant("ours, SnapStart restore", OURS, reference=False, restore=True),
+    "ours-gateway-restore": Variant("ours, gateway door, SnapStart restore", OURS, False, restore=True, gateway=True),
 }
+# The cold starts a full run measures, in alternating samples; each door's against the reference's.
+COLD_VARIANTS = ("ours", "ours-gateway", "reference", "ours-restore", "ours-gateway-restore", "ours-no-table")
+DOORS = ("ours", "ours-gateway")  # plain cold starts with a 1.6x goal, one per door
+
+
+def cold_config(variant: Variant, *, mark_phases: bool = False) -> dict[str, Any]:
+    """What a worker needs for one cold start (or simulated restore) and its first send, by the variant's door."""
+    config: dict[str, Any] = {"mode": "restore" if variant.restore else "cold", "mark_phases": mark_phases}
+    if variant.gateway:  # the tool's arguments, and the client context that names the tool
+        config["events"] = {"send": gateway_send_event()}
+        config["gateway"] = gateway_custom("sendEmail")
+    else:
+        config["events"] = {"send": send_event()}
+    if variant.restore:
+        config["snapstart"] = SNAPSTART
+    return config
+
+
+@dataclass(frozen=True)
+class ColdProfile:
+    """One cold start under `-X importtime`: the imports made by the import and by the first call."""
+
+    outcome: Outcome
+    at_import: list[Import]
+    in_first_call: list[Import]
 
 
 @dataclass
@@ -148,7 +195,6 @@ class Outcome:
     process_ms: float
     secret_calls: int
     dynamodb_calls: int
-    xray_datagrams: int
     log_bytes: int
 
 
@@ -156,7 +202,6 @@ class Outcome:
 class Bench:
     site: FunctionSite
     aws: AwsServer
-    xray: XRaySink
     function: TemplateFunction
     scratch: Path
     progress: Callable[[str], None]
@@ -197,7 +242,6 @@ class Bench:
             endpoints,
             variables,
             reference=variant.reference,
-            tracing=variant.tracing,
             task=variant.task,
             memory_mb=self.function.memory_mb,
         )
@@ -205,7 +249,6 @@ class Bench:
         # script replaces sys.path[0] with the script's folder, so it gets a sacrificial entry.
         environment["PYTHONPATH"] = os.pathsep.join([*path_prefix, environment["PYTHONPATH"], *extra_path])
         secrets_before, dynamodb_before = self.aws.calls("GetSecretValue"), self.aws.calls_matching("DynamoDB")
-        xray_before = self.xray.counts()[0]
         with log_path.open("wb") as log:
             started = time.perf_counter()
             finished = subprocess.run(  # noqa: S603 - our own interpreter and script
@@ -221,38 +264,55 @@ class Bench:
         if finished.returncode != 0 or not result_path.exists():
             tail = finished.stderr.decode(errors="replace")[-3000:]
             raise BenchError(f"the {variant.name} function process failed ({finished.returncode}):\n{tail}")
-        time.sleep(0.02)  # let the last UDP segments arrive before counting
         return Outcome(
             result=json.loads(result_path.read_text()),
             process_ms=process_ms,
             secret_calls=self.aws.calls("GetSecretValue") - secrets_before,
             dynamodb_calls=self.aws.calls_matching("DynamoDB") - dynamodb_before,
-            xray_datagrams=self.xray.counts()[0] - xray_before,
             log_bytes=log_path.stat().st_size,
         )
 
     def endpoints(self, multimail_url: str) -> Endpoints:
-        return Endpoints(multimail_url, self.aws.url, self.xray.address, SECRET_ID, AGENT_MAILBOX_ID, TABLE)
+        return Endpoints(multimail_url, self.aws.url, SECRET_ID, AGENT_MAILBOX_ID, TABLE)
 
     # -- figure 1 ------------------------------------------------------------------------------
 
     def cold_starts(self, samples: int, variants: Sequence[Variant]) -> dict[str, list[Outcome]]:
         outcomes: dict[str, list[Outcome]] = {v.name: [] for v in variants}
-        cold = {"mode": "cold", "events": {"send": send_event()}}
-        restore = {**cold, "mode": "restore", "snapstart": SNAPSTART}
         with multimail_standin() as standin:
             endpoints = self.endpoints(standin.base_url)
             for index in range(samples):
                 self.progress(f"cold start {index + 1}/{samples}")
                 shift = index % len(variants)  # rotate who goes first
                 for variant in [*variants[shift:], *variants[:shift]]:
-                    outcome = self.run_worker(restore if variant.restore else cold, variant, endpoints)
+                    outcome = self.run_worker(cold_config(variant), variant, endpoints)
                     if not 200 <= outcome.result["status"] < 300:
-                        raise BenchError(f"{variant.name}'s first /send answered {outcome.result['status']}")
+                        raise BenchError(
+                            f"{variant.name}'s first {variant.first_send} answered {outcome.result['status']}"
+                        )
                     if variant.restore:
                         check_restore(outcome)
                     outcomes[variant.name].append(outcome)
         return outcomes
+
+    def profile_cold(self, variant: Variant, endpoints: Endpoints) -> ColdProfile:
+        """One cold start of `variant` under `-X importtime`, its imports split at the first call."""
+        outcome = self.run_worker(
+            cold_config(variant, mark_phases=True), variant, endpoints, interpreter_flags=("-X", "importtime")
+        )
+        at_import, in_first_call = split_at(self.last_stderr, PHASE_FIRST_CALL)
+        return ColdProfile(outcome, at_import, in_first_call)
+
+    def what_remains(self, doors: Sequence[Variant]) -> dict[str, tuple[ColdProfile, ColdProfile]]:
+        """Each door's cold start profiled beside the reference's (one process each), by door."""
+        profiles: dict[str, tuple[ColdProfile, ColdProfile]] = {}
+        with multimail_standin() as standin:
+            endpoints = self.endpoints(standin.base_url)
+            for door in doors:
+                self.progress(f"profiling what remains of the cold start: {door.name}")
+                reference = self.profile_cold(VARIANTS["reference"], endpoints)
+                profiles[f"{door.door} {door.first_send}"] = (self.profile_cold(door, endpoints), reference)
+        return profiles
 
     # -- figures 2, 3 and 4 --------------------------------------------------------------------
 
@@ -358,32 +418,7 @@ def build_rows(
     shape: Outcome,
     build: Build,
 ) -> list[Row]:
-    rows: list[Row] = []
-    ours_cold = median(o.result["cold_ms"] for o in cold["ours"])
-    reference_cold = median(o.result["cold_ms"] for o in cold["reference"])
-    rows.append(
-        Row(
-            "1. Cold start: import + first /send",
-            ms(ours_cold),
-            f"{ms(reference_cold)} (reference)",
-            ours_cold / reference_cold,
-            f"<= {COLD_GOAL_RATIO:.1f}x reference",
-            ours_cold / reference_cold <= COLD_GOAL_RATIO,
-        )
-    )
-    restores = cold.get(VARIANTS["ours-restore"].name)
-    if restores:
-        restored = median(o.result["cold_ms"] for o in restores)
-        rows.append(
-            Row(
-                "1. SnapStart: after-restore hooks + first /send",
-                ms(restored),
-                f"{ms(reference_cold)} (reference cold)",
-                restored / reference_cold,
-                f"<= {RESTORE_GOAL_RATIO:.1f}x reference",
-                restored / reference_cold <= RESTORE_GOAL_RATIO,
-            )
-        )
+    rows = cold_rows(cold)
     for action in ("send", "inbox"):
         ours = per_process_median(warm["ours"], action)
         floor = per_process_median(warm["ours"], f"floor_{action}")
@@ -489,6 +524,42 @@ def build_rows(
     return rows
 
 
+def cold_ratios(cold: dict[str, list[Outcome]]) -> dict[str, float]:
+    """Each measured cold start's (or restore's) median over the reference's plain cold start, by variant key."""
+    reference = median(o.result["cold_ms"] for o in cold[VARIANTS["reference"].name])
+    return {
+        key: median(o.result["cold_ms"] for o in cold[variant.name]) / reference
+        for key, variant in VARIANTS.items()
+        if not variant.reference and cold.get(variant.name) and variant.without == ()
+    }
+
+
+def cold_rows(cold: dict[str, list[Outcome]]) -> list[Row]:
+    """Figure 1: each door's plain cold start, then each door's restore, against the reference's cold start."""
+    reference = median(o.result["cold_ms"] for o in cold[VARIANTS["reference"].name])
+    rows: list[Row] = []
+    for restore in (False, True):
+        for variant in VARIANTS.values():
+            if variant.reference or variant.without or variant.restore != restore or not cold.get(variant.name):
+                continue
+            ours = median(o.result["cold_ms"] for o in cold[variant.name])
+            door = variant.door
+            goal = RESTORE_GOAL_RATIO if restore else COLD_GOAL_RATIO
+            rows.append(
+                Row(
+                    f"1. SnapStart, {door}: after-restore hooks + first {variant.first_send}"
+                    if restore
+                    else f"1. Cold start, {door}: import + first {variant.first_send}",
+                    ms(ours),
+                    f"{ms(reference)} (reference{' cold' if restore else ''})",
+                    ours / reference,
+                    f"<= {goal:.1f}x reference",
+                    ours / reference <= goal,
+                )
+            )
+    return rows
+
+
 def per_thousand(outcome: Outcome) -> float:
     return outcome.secret_calls * 1000 / int(outcome.result["invocations"])
 
@@ -499,8 +570,9 @@ def details(
     shape: Outcome,
     site: FunctionSite,
     settings: argparse.Namespace,
+    remains: dict[str, tuple[ColdProfile, ColdProfile]] | None = None,
 ) -> list[str]:
-    """The notes under the table: how each figure splits, and what else was seen."""
+    """The notes under the table: how each figure splits, what remains of a missed cold start, what else was seen."""
     lines: list[str] = []
     for name, outcomes in cold.items():
         if outcomes and outcomes[0].result.get("hooks"):
@@ -515,9 +587,9 @@ def details(
             f"cold, {name}: import {ms(imports)} + first call {ms(first)} (p10-p90 of the sum {ms(low)}-{ms(high)}); "
             f"whole process {ms(process)}; {modules:.0f} modules loaded"
         )
+    lines += [remains_details(name, ours, reference) for name, (ours, reference) in (remains or {}).items()]
     for name, outcomes in warm.items():
         invocations = sum(o.result["invocations"] for o in outcomes)
-        xray = sum(o.xray_datagrams for o in outcomes) / invocations
         log = sum(o.log_bytes for o in outcomes) / invocations
         dynamodb = sum(o.dynamodb_calls for o in outcomes) * 1000 / invocations
         times = {key: per_process_median(outcomes, key) for key in ("send", "floor_send", "inbox", "floor_inbox")}
@@ -525,8 +597,8 @@ def details(
         lines.append(
             f"warm, {name}: /send {ms(times['send'])} ({times['send'] / times['floor_send']:.2f}x its floor, "
             f"p90 {ms(p90)}), /inbox {ms(times['inbox'])} ({times['inbox'] / times['floor_inbox']:.2f}x); "
-            f"per 1,000 invocations {dynamodb:.0f} DynamoDB calls; per invocation {xray:.1f} X-Ray datagrams, "
-            f"{log:.0f} log bytes; peak RSS {median(o.result['peak_rss_kb'] for o in outcomes) / 1024:.1f} MiB"
+            f"per 1,000 invocations {dynamodb:.0f} DynamoDB calls; per invocation {log:.0f} log bytes; "
+            f"peak RSS {median(o.result['peak_rss_kb'] for o in outcomes) / 1024:.1f} MiB"
         )
     result = shape.result
     lines.append(
@@ -540,6 +612,23 @@ def details(
     )
     lines += [f"note: {note}" for note in site.notes]
     return lines
+
+
+def remains_details(name: str, ours: ColdProfile, reference: ColdProfile, top: int = 6) -> str:
+    """What remains of a door's cold start over the reference's, from one profiled process of each."""
+    imports = [*ours.at_import, *ours.in_first_call]
+    reference_imports = [*reference.at_import, *reference.in_first_call]
+    extra = ", ".join(f"{package} +{extra_ms:.0f} ms" for package, extra_ms in beyond(imports, reference_imports, top))
+    first, reference_first = ours.outcome.result["first_call_ms"], reference.outcome.result["first_call_ms"]
+    return (
+        f"what remains, {name} cold start (one process of it and one of the reference under -X importtime, "
+        "which slows imports): imports "
+        f"{total_ms(ours.at_import):.0f} ms at import + {total_ms(ours.in_first_call):.0f} ms in the first call, "
+        f"against the reference's {total_ms(reference.at_import):.0f} + {total_ms(reference.in_first_call):.0f} ms; "
+        f"own import time beyond the reference's: {extra or 'none'}; first call {ms(first)} with "
+        f"{ours.outcome.secret_calls} Secrets Manager and {ours.outcome.dynamodb_calls} DynamoDB calls, against "
+        f"{ms(reference_first)} with {reference.outcome.secret_calls} and {reference.outcome.dynamodb_calls}"
+    )
 
 
 def restore_details(name: str, outcomes: Sequence[Outcome]) -> str:
@@ -604,23 +693,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     build = Build.find(BUILD_DIR)
 
     def progress(message: str) -> None:
         print(f"  [{time.perf_counter() - started:5.1f} s] {message}", file=sys.stderr, flush=True)
 
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-") as scratch,
-        AwsServer() as aws,
-        XRaySink() as xray,
-    ):
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch, AwsServer() as aws:
         site = FunctionSite.prepare(Path(scratch), build)
         aws.create_local_environment(DEFAULT_AGENT_KEY)
-        bench = Bench(site, aws, xray, TemplateFunction.read(), Path(scratch), progress)
-        cold_variants = [
-            VARIANTS[name] for name in ("ours", "reference", "ours-restore", "ours-no-table", "ours-untraced")
-        ]
-        cold = bench.cold_starts(settings.samples, cold_variants)
+        bench = Bench(site, aws, TemplateFunction.read(), Path(scratch), progress)
+        cold = bench.cold_starts(settings.samples, [VARIANTS[key] for key in COLD_VARIANTS])
+        ratios = cold_ratios(cold)
+        missed = [VARIANTS[key] for key in DOORS if ratios.get(key, 0.0) > COLD_GOAL_RATIO]
+        remains = bench.what_remains(missed)
         warm = bench.warm_runs(
             settings.runs,
             settings.calls,
@@ -635,9 +721,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             render(rows),
             "",
-            f"Measured {stamp} on {machine()}, in {elapsed:.0f} s.",
+            f"Measured {stamp} on {machine()}, in {elapsed:.0f} s; load average (1 min) "
+            f"{load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.",
             "",
-            *(f"- {line}" for line in details(cold, warm, shape, site, settings)),
+            *(f"- {line}" for line in details(cold, warm, shape, site, settings, remains)),
         ]
     )
     print(text)

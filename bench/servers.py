@@ -3,7 +3,6 @@
 - `AwsServer`: moto's server-mode WSGI app on 127.0.0.1 (Secrets Manager and DynamoDB), wrapped so
   that it counts the calls it receives by operation (the `X-Amz-Target` header). Counting where the
   requests arrive is the honest count: it sees every call, whichever client or cache made it.
-- `XRaySink`: a UDP socket standing in for the X-Ray daemon; it counts the segments the function emits.
 - `PageServer`: answers every GET with one fixed JSON document (the 1,000-email page of figure 6),
   because the MultiMail stand-in, like MultiMail, never returns more than 100 emails at once.
 """
@@ -12,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import socketserver
 import threading
 from collections import Counter
@@ -30,7 +28,7 @@ from devtools.local_env import FAKE_CREDENTIALS, REGION, create_idempotency_tabl
 from devtools.multimail_standin import StandIn
 
 HOST = "127.0.0.1"
-__all__ = ["FAKE_CREDENTIALS", "REGION", "AwsServer", "PageServer", "XRaySink", "multimail_standin"]
+__all__ = ["FAKE_CREDENTIALS", "REGION", "AwsServer", "PageServer", "multimail_standin"]
 
 StartResponse = Callable[..., Any]
 
@@ -128,50 +126,6 @@ class AwsServer:
         with self._lock:
             self._calls.clear()
             self._targets.clear()
-
-
-class XRaySink:
-    """A loopback UDP port where the X-Ray SDK sends its segments; counts datagrams and bytes."""
-
-    def __init__(self) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind((HOST, 0))
-        self._socket.settimeout(0.2)
-        self._lock = threading.Lock()
-        self.datagrams = 0
-        self.bytes = 0
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._receive, name="xray-sink", daemon=True)
-
-    @property
-    def address(self) -> str:
-        host, port = self._socket.getsockname()[:2]
-        return f"{host}:{port}"
-
-    def _receive(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                data = self._socket.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.datagrams += 1
-                self.bytes += len(data)
-
-    def counts(self) -> tuple[int, int]:
-        with self._lock:
-            return self.datagrams, self.bytes
-
-    def __enter__(self) -> XRaySink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self._stopping.set()
-        self._thread.join(timeout=2)
-        self._socket.close()
 
 
 class PageServer:

@@ -6,11 +6,15 @@ library only: nothing is imported before the clock starts except what the Lambda
 already hold (json, os, time and the stand-in context class). The handler module is imported by
 name, like the runtime does with `Handler:`.
 
+Each cold start or restore comes in by one door, as the driver says: an action-group event
+(Bedrock's `/send`), or a tool's arguments with a Lambda context whose client context names the
+tool (an AgentCore Gateway's `sendEmail`).
+
 Modes:
-- cold:  import the handler and answer one /send; report the time of each step.
+- cold:  import the handler and answer one send; report the time of each step.
 - restore: a simulated SnapStart restore. Import the handler and run the before-snapshot hooks (what
          Lambda does when it publishes a version), fork (the child is a restored copy of that memory),
-         and in the child run the after-restore hooks and answer one /send, timed. The child also
+         and in the child run the after-restore hooks and answer one send, timed. The child also
          reports what the hooks guarantee: the order they ran in, that no key was read before the
          snapshot, that the MultiMail pool is a new one, and its own random numbers.
 - warm:  the same, then keep invoking (a warm execution environment): per-call times of the handler
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 
 
 _MEMORY_MB = 256
+PHASE_FIRST_CALL = "bench-phase: first call"  # written to stderr between the import and the first call
 
 
 def main(config_path: str, result_path: str) -> None:
@@ -99,15 +104,31 @@ def _import_handler(spec: str) -> Handler:
     return handler
 
 
+class _ClientContext:
+    """What the runtime hands the function as `context.client_context` when a gateway invokes it."""
+
+    def __init__(self, custom: Mapping[str, Any]) -> None:
+        self.custom = dict(custom)
+        self.env: dict[str, Any] = {}
+        self.client = None
+
+
 def _new_trace() -> None:
-    """What the runtime does before each invocation: a new, sampled X-Ray trace header."""
+    """What the runtime does before each invocation with `Tracing: Active`: a new, sampled trace header
+    (Powertools' Logger copies it into each log line as `xray_trace_id`)."""
     root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
     os.environ["_X_AMZN_TRACE_ID"] = f"Root={root};Parent={os.urandom(8).hex()};Sampled=1"
 
 
-def _invoke(handler: Handler, context_class: Any, event_text: str) -> tuple[float, dict[str, Any]]:
+def _invoke(
+    handler: Handler, context_class: Any, event_text: str, gateway: Mapping[str, Any] | None = None
+) -> tuple[float, dict[str, Any]]:
+    """One invocation, timed. `gateway` is the client context's keys of a gateway's tool call (the
+    event is then the tool's arguments); None for an action-group event."""
     event = json.loads(event_text)
     context = context_class(timeout_seconds=30.0, memory_limit_in_mb=_MEMORY_MB)
+    if gateway is not None:
+        context.client_context = _ClientContext(gateway)
     _new_trace()
     started = time.perf_counter()
     response = handler(event, context)
@@ -115,28 +136,36 @@ def _invoke(handler: Handler, context_class: Any, event_text: str) -> tuple[floa
     return elapsed, response
 
 
-def _status(response: Mapping[str, Any]) -> int:
+def _status(response: Mapping[str, Any], gateway: Mapping[str, Any] | None = None) -> int:
+    """The answer's status: an action group's httpStatusCode; a tool's result has `status_code` only on errors."""
+    if gateway is not None:
+        return int(response.get("status_code", 200))
     return int(response["response"]["httpStatusCode"])
 
 
 def _cold(config: dict[str, Any]) -> dict[str, Any]:
     events = {name: json.dumps(event) for name, event in config["events"].items()}
+    gateway = config.get("gateway")
     started = time.perf_counter()
     handler = _import_handler(config["handler"])
     imported = time.perf_counter()
     # The context object is the runtime's, not the function's: its module loads off the clock.
     context_class = _load_context_class(config["context_module"])
-    first_ms, response = _invoke(handler, context_class, events["send"].replace(config["mark"], f"{config['run']}.0"))
+    if config.get("mark_phases"):  # for a profiler reading stderr: what follows is the first call's
+        print(PHASE_FIRST_CALL, file=sys.stderr, flush=True)
+    event = events["send"].replace(config["mark"], f"{config['run']}.0")
+    first_ms, response = _invoke(handler, context_class, event, gateway)
     return {
         "import_ms": (imported - started) * 1000,
         "first_call_ms": first_ms,
         "cold_ms": (imported - started) * 1000 + first_ms,
-        "status": _status(response),
+        "status": _status(response, gateway),
     }
 
 
 def _restore(config: dict[str, Any]) -> dict[str, Any]:
     event = json.dumps(config["events"]["send"]).replace(config["mark"], f"{config['run']}.0")
+    gateway = config.get("gateway")
     handler = _import_handler(config["handler"])
     context_class = _load_context_class(config["context_module"])
     hooks = importlib.import_module(config["snapstart"]["hooks"])
@@ -156,11 +185,11 @@ def _restore(config: dict[str, Any]) -> dict[str, Any]:
             started = time.perf_counter()
             hooks.after_restore()
             restored = time.perf_counter()
-            first_ms, response = _invoke(handler, context_class, event)
+            first_ms, response = _invoke(handler, context_class, event, gateway)
             report = {
                 "after_restore_ms": (restored - started) * 1000,
                 "first_call_ms": first_ms,
-                "status": _status(response),
+                "status": _status(response, gateway),
                 "hooks": list(hooks.journal),
                 "pool_renewed": adapter.connection_pool() is not pool_at_snapshot,
                 "key_reads_after": adapter.key_reads(),
@@ -204,7 +233,7 @@ def _warm(config: dict[str, Any]) -> dict[str, Any]:
         elapsed, response = _invoke(handler, context_class, events[name].replace(mark, number))
         invocations += 1
         status = _status(response)
-        if name == "send" and _is_repeat(response):
+        if name == "send" and _is_repeat(_bedrock_body(response)):
             replayed += 1
         if status >= 300 and config.get("strict", True):
             raise SystemExit(f"{name} answered {status}: {response}")
@@ -227,12 +256,16 @@ def _warm(config: dict[str, Any]) -> dict[str, Any]:
     return {"times_ms": times, "invocations": invocations, "statuses": statuses, "replayed": replayed}
 
 
-def _is_repeat(response: Mapping[str, Any]) -> bool:
-    """True when the answer came from an idempotency record instead of a new send."""
+def _bedrock_body(response: Mapping[str, Any]) -> object:
+    """The JSON body of an action group's response (None when it has none)."""
     try:
-        body = json.loads(response["response"]["responseBody"]["application/json"]["body"])
+        return json.loads(response["response"]["responseBody"]["application/json"]["body"])
     except (KeyError, TypeError, ValueError):
-        return False
+        return None
+
+
+def _is_repeat(body: object) -> bool:
+    """True when the answer (its JSON body) came from an idempotency record instead of a new send."""
     return isinstance(body, dict) and body.get("repeat") is True
 
 
@@ -242,17 +275,7 @@ class _Floor:
     def __init__(self, requests: Mapping[str, Mapping[str, Any]], mark: str, run: int) -> None:
         import urllib3  # the function imports it too; loaded by now either way
 
-        class FloorConnection(urllib3.connection.HTTPConnection):
-            """Its own class, so that X-Ray's http.client patch can be told to leave it alone."""
-
-        class FloorPool(urllib3.HTTPConnectionPool):
-            ConnectionCls = FloorConnection
-
         self._pool = urllib3.PoolManager()
-        self._pool.pool_classes_by_scheme = {**self._pool.pool_classes_by_scheme, "http": FloorPool}
-        xray_httplib = sys.modules.get("aws_xray_sdk.ext.httplib.patch")
-        if xray_httplib is not None:  # the function traced http.client: the floor must not be traced
-            xray_httplib.add_ignored(subclass=f"{FloorConnection.__module__}.{FloorConnection.__name__}")
         self._requests = requests
         self._mark = mark
         self._run = run

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -283,8 +284,7 @@ class Bench:
             endpoints = self.endpoints(standin.base_url)
             for index in range(samples):
                 self.progress(f"cold start {index + 1}/{samples}")
-                shift = index % len(variants)  # rotate who goes first
-                for variant in [*variants[shift:], *variants[:shift]]:
+                for variant in sample_order(variants, index):
                     outcome = self.run_worker(cold_config(variant), variant, endpoints)
                     if not 200 <= outcome.result["status"] < 300:
                         raise BenchError(
@@ -357,6 +357,18 @@ class Bench:
         }
         with PageServer(page) as server:
             return self.run_worker(config, VARIANTS["ours"], self.endpoints(server.url))
+
+
+def sample_order(variants: Sequence[Variant], index: int) -> list[Variant]:
+    """The order of one round of cold starts: shuffled, seeded by the round's number (the same in every run).
+
+    A rotation would give each variant each place equally, but always the same predecessor, and what
+    ran just before (a fork, a heavier process) can tilt a process's time on a busy machine; a shuffle
+    spreads both the places and the predecessors.
+    """
+    order = list(variants)
+    random.Random(index).shuffle(order)  # noqa: S311 - an order of samples, not a secret
+    return order
 
 
 def check_restore(outcome: Outcome) -> None:

@@ -15,7 +15,7 @@ import pytest
 from bench.environment import Build, Endpoints, FunctionSite, TemplateFunction, module_names, template_variables
 from bench.importtime import beyond, parse_importtime, split_at, summary
 from bench.report import Row, render
-from bench.run import SECRET_ID, TABLE, VARIANTS, Bench, BenchError, Outcome, check_restore
+from bench.run import COLD_VARIANTS, SECRET_ID, TABLE, VARIANTS, Bench, BenchError, Outcome, check_restore, sample_order
 from bench.run import main as bench_main
 from bench.servers import AwsServer, multimail_standin
 from bench.worker import PHASE_FIRST_CALL, _bedrock_body, _is_repeat
@@ -238,3 +238,17 @@ def test_a_gateway_cold_start_sends_through_the_gateway_door(tmp_path: Path) -> 
     (log,) = tmp_path.glob("run-*/function.log")
     audit = [json.loads(line)["audit"] for line in log.read_text().splitlines() if '"audit"' in line]
     assert [(a["action"], a["session_id"]) for a in audit] == [("tool sendEmail", "agentcore-gateway")]
+
+
+def test_each_round_of_cold_starts_runs_every_variant_once_in_a_shuffled_repeatable_order() -> None:
+    # GIVEN the cold-start variants of a full run
+    variants = [VARIANTS[key] for key in COLD_VARIANTS]
+    # WHEN twenty rounds are ordered
+    rounds = [[v.name for v in sample_order(variants, index)] for index in range(20)]
+    # THEN each round holds every variant once, the same round is ordered the same way in every run,
+    # and each variant is not always preceded by the same one (what a rotation would do)
+    assert all(sorted(names) == sorted(v.name for v in variants) for names in rounds)
+    assert rounds[3] == [v.name for v in sample_order(variants, 3)]
+    first = VARIANTS["ours"].name
+    predecessors = {names[names.index(first) - 1] for names in rounds if names.index(first) > 0}
+    assert len(predecessors) > 1

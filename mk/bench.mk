@@ -11,5 +11,5 @@ bench: $(DEV_STAMP) build ## Benchmark cold start, warm calls, memory, size, sha
 	$(PY) -m bench.run $(if $(UPDATE_DOCS),--update-docs) $(BENCH_ARGS)
 
 .PHONY: bench-profile
-bench-profile: $(DEV_STAMP) build ## Where a cold start's time goes: -X importtime on one cold /send
+bench-profile: $(DEV_STAMP) build ## Where a cold start's time goes: -X importtime on one cold send (BENCH_ARGS=ours-gateway: the gateway door)
 	$(PY) -m bench.profile $(BENCH_ARGS)

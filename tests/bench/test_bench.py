@@ -6,6 +6,8 @@ import importlib
 import json
 import re
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -185,14 +187,20 @@ def test_a_tiny_run_prints_all_six_figures(capsys: pytest.CaptureFixture[str]) -
             assert f"- what remains, {door} cold start" in output
 
 
-def test_a_simulated_restore_runs_the_hooks_in_order_and_reads_the_key_only_after_it(tmp_path: Path) -> None:
-    # GIVEN the benchmark's function world, with its secret and table (moto's state is per process: reset it)
+@contextmanager
+def function_world(tmp_path: Path) -> Iterator[Bench]:
+    """The benchmark's function world, with its secret and table (moto's state is per process: reset first)."""
     with AwsServer() as aws:
         urllib.request.urlopen(urllib.request.Request(f"{aws.url}/moto-api/reset", method="POST"))
         aws.create_secret(SECRET_ID, json.dumps({"api_key": DEFAULT_AGENT_KEY}))
         aws.create_table(TABLE)
         site = FunctionSite.prepare(tmp_path, Build(function=None, layer=None))
-        bench = Bench(site, aws, TemplateFunction.read(), tmp_path, lambda message: None)
+        yield Bench(site, aws, TemplateFunction.read(), tmp_path, lambda message: None)
+
+
+def test_a_simulated_restore_runs_the_hooks_in_order_and_reads_the_key_only_after_it(tmp_path: Path) -> None:
+    # GIVEN the benchmark's function world, with its secret and table
+    with function_world(tmp_path) as bench:
         # WHEN one SnapStart restore is simulated (before-snapshot hooks, fork, after-restore hooks, /send)
         outcomes = bench.cold_starts(1, [VARIANTS["ours-restore"]])
     (outcome,) = outcomes[VARIANTS["ours-restore"].name]
@@ -220,12 +228,7 @@ def test_a_broken_guarantee_stops_the_bench() -> None:
 
 def test_a_gateway_cold_start_sends_through_the_gateway_door(tmp_path: Path) -> None:
     # GIVEN the benchmark's function world, with its secret and table
-    with AwsServer() as aws:
-        urllib.request.urlopen(urllib.request.Request(f"{aws.url}/moto-api/reset", method="POST"))
-        aws.create_secret(SECRET_ID, json.dumps({"api_key": DEFAULT_AGENT_KEY}))
-        aws.create_table(TABLE)
-        site = FunctionSite.prepare(tmp_path, Build(function=None, layer=None))
-        bench = Bench(site, aws, TemplateFunction.read(), tmp_path, lambda message: None)
+    with function_world(tmp_path) as bench:
         # WHEN one cold start comes in as a gateway's sendEmail (the arguments, the tool in the client context)
         outcomes = bench.cold_starts(1, [VARIANTS["ours-gateway"]])
     (outcome,) = outcomes[VARIANTS["ours-gateway"].name]

@@ -188,6 +188,8 @@ def _utc_now() -> datetime:
 
 
 def _send_at(value: str) -> str:
+    if len(value) > SEND_AT_MAX_CHARS:  # checked first: pydantic applies max_length after this validator
+        raise ValueError(f"must be at most {SEND_AT_MAX_CHARS} characters, like 2026-03-15T14:00:00Z")
     if not _SEND_AT.match(value):
         raise ValueError(
             f"{quoted(value)} is not a UTC time in ISO 8601 ending with Z: write it like 2026-03-15T14:00:00Z"
@@ -263,11 +265,7 @@ class SendEmailRequest(_Request):
         pattern=ID_PATTERN,
         description="The mailbox to send from. Leave it out to use the default mailbox.",
     )
-    send_at: SendAt | None = Field(
-        default=None,
-        max_length=SEND_AT_MAX_CHARS,
-        description=SEND_AT_DESCRIPTION,
-    )
+    send_at: SendAt | None = Field(default=None, max_length=SEND_AT_MAX_CHARS, description=SEND_AT_DESCRIPTION)
 
     @model_validator(mode="after")
     def _recipients_within_limit(self) -> SendEmailRequest:

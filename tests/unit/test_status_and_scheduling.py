@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -99,7 +99,8 @@ def test_send_at_is_part_of_the_operation_key() -> None:
     assert [post.get("send_at") for post in posts] == ["2026-12-03T09:00:00Z", "2026-12-04T09:00:00Z", None]
     assert len({post["idempotency_key"] for post in posts}) == 3
     assert len({first["email_id"], other_time["email_id"], unscheduled["email_id"]}) == 3
-    assert repeat["repeat"] is True and repeat["email_id"] == first["email_id"]
+    assert repeat["repeat"] is True
+    assert repeat["email_id"] == first["email_id"]
 
 
 def test_a_scheduled_send_says_when_it_goes_out_and_how_it_may_be_withdrawn() -> None:
@@ -244,8 +245,11 @@ def test_counts_that_are_not_whole_numbers_are_left_out(bad: Any) -> None:
     # WHEN the status is read
     sending = service(api).mailbox_status(GetMailboxStatusRequest())["sending"]
     # THEN none of them is reported as a number
-    assert sending["sent_this_month"] is None and sending["monthly_quota"] is None
-    assert "daily_limit" not in sending and "sent_today" not in sending and "remaining_this_month" not in sending
+    assert sending["sent_this_month"] is None
+    assert sending["monthly_quota"] is None
+    assert "daily_limit" not in sending
+    assert "sent_today" not in sending
+    assert "remaining_this_month" not in sending
 
 
 @pytest.mark.parametrize(

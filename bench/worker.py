@@ -325,6 +325,12 @@ def _shape(config: dict[str, Any]) -> dict[str, Any]:
         def list_mailboxes(self) -> dict[str, Any]:
             raise NotImplementedError
 
+        def get_account(self) -> dict[str, Any]:
+            raise NotImplementedError
+
+        def get_usage(self, query: Mapping[str, str | int]) -> dict[str, Any]:
+            raise NotImplementedError
+
     service = EmailService(PageOfThousand(), config["mailbox_id"])
     shaping: dict[str, list[float]] = {}
     counts: dict[str, int] = {}

@@ -41,6 +41,7 @@ from devtools.multimail_standin.store import (
     ConflictError,
     Email,
     ForbiddenError,
+    LimitReachedError,
     ListFilter,
     NotFoundError,
     RateLimiter,
@@ -302,6 +303,28 @@ def _decide(store: Store, call: _Call) -> tuple[int, Any]:
     return 200, answer
 
 
+def _account(store: Store, call: _Call) -> tuple[int, Any]:
+    return 200, store.account_info(call.key.owner)
+
+
+def _epoch_ms_param(query: Mapping[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(f"'{name}' must be an integer (epoch ms)") from None
+
+
+def _usage(store: Store, call: _Call) -> tuple[int, Any]:
+    breakdown = call.query.get("breakdown")
+    if breakdown is not None and breakdown != "daily":
+        raise ValidationError("'breakdown' must be 'daily'")
+    since, until = _epoch_ms_param(call.query, "from"), _epoch_ms_param(call.query, "to")
+    return 200, store.usage(call.key.owner, since, until, breakdown)
+
+
 @dataclass(frozen=True)
 class _Route:
     method: str
@@ -327,6 +350,8 @@ _ROUTES: Final = (
     _route("POST", "/v1/mailboxes/{mailbox_id}/emails/{email_id}/cancel", "send", _cancel),
     _route("GET", "/v1/oversight/pending", "oversight", _pending),
     _route("POST", "/v1/oversight/decide", "oversight", _decide, takes_body=True),
+    _route("GET", "/v1/account", "read", _account),
+    _route("GET", "/v1/usage", "read", _usage),
 )
 
 _ERROR_STATUS: Final[dict[type[StandInError], int]] = {
@@ -334,6 +359,7 @@ _ERROR_STATUS: Final[dict[type[StandInError], int]] = {
     ValidationError: 400,
     ConflictError: 409,
     ForbiddenError: 403,
+    LimitReachedError: 429,
 }
 
 
@@ -712,6 +738,16 @@ class StandIn:
     def set_rate_limit(self, limit_per_minute: int | None) -> None:
         self._limiter = RateLimiter(limit_per_minute, self._clock)
 
+    def set_daily_limit(self, limit: int | None, warmup_stage: str = "stage_1") -> None:
+        """Extra: a daily warm-up limit per mailbox (None = none); a send beyond it is 429 with the warm-up fields."""
+        self.store.account.daily_limit = limit
+        self.store.account.warmup_stage = warmup_stage
+
+    def set_sending_disabled(self, disabled: bool, reason: str | None = None) -> None:
+        """Extra: what GET /v1/account reports as sending_disabled and its reason."""
+        self.store.account.sending_disabled = disabled
+        self.store.account.sending_disabled_reason = reason
+
     def set_oversight_mode(self, mailbox_id: str, mode: str) -> None:
         self.store.set_oversight_mode(mailbox_id, mode)
 
@@ -826,6 +862,8 @@ class StandIn:
         call = _Call(key, params, dict(parse_qsl(raw_query, keep_blank_values=True)), payload)
         try:
             status, result = route.handler(self.store, call)
+        except LimitReachedError as exc:  # MultiMail's 429 bodies carry the warm-up numbers beside `error`
+            return _json_response(429, {"error": str(exc), **exc.fields})
         except StandInError as exc:
             return _error(_status_of(exc), str(exc))
         return _json_response(status, result)

@@ -50,15 +50,18 @@ LIST_STATUSES: Final = (
 )
 # Statuses the stand-in gives an email beyond the filter enum: right after a send, and once delivered.
 TRANSIENT_STATUSES: Final = ("pending_scan", "sent")
-# The spec: "Cancels an email in pending_send_approval or pending_inbound_approval status".
-CANCELLABLE: Final[frozenset[str]] = frozenset({"pending_send_approval", "pending_inbound_approval"})
 # Statuses that wait for a human decision (what /v1/oversight/pending lists).
-AWAITING_APPROVAL: Final[frozenset[str]] = CANCELLABLE
+AWAITING_APPROVAL: Final[frozenset[str]] = frozenset({"pending_send_approval", "pending_inbound_approval"})
+# The spec: "Cancels an email in pending_send_approval or pending_inbound_approval status". MultiMail's MCP
+# server (cancel_message, schedule_email) says `scheduled` can be cancelled too: assumed here, and marked
+# as an assumption in contract/multimail.openapi.json and docs/multimail-assumptions.md.
+CANCELLABLE: Final[frozenset[str]] = AWAITING_APPROVAL | {"scheduled"}
+GATE_TIMINGS: Final = ("gate_first", "schedule_first")
 IDEMPOTENCY_WINDOW_SECONDS: Final = 24 * 60 * 60
 DUPLICATE_REPLY_WINDOW_SECONDS: Final = 60
 MAX_PAGE_SIZE: Final = 100
 DEFAULT_PAGE_SIZE: Final = 20
-MAX_RECIPIENTS: Final = 50
+MAX_RECIPIENTS: Final = 50  # the spec's maxItems on a send's `to`; it gives no limit for cc and bcc
 MAX_SUBJECT_CHARS: Final = 998
 MAX_MARKDOWN_CHARS: Final = 262_144
 DEFAULT_SCAN_SECONDS: Final = 0.3
@@ -91,6 +94,18 @@ class ConflictError(StandInError):
 
 class DuplicateReplyError(ConflictError):
     """The same reply content to the same email within 60 seconds (409)."""
+
+
+class LimitReachedError(StandInError):
+    """A send over the account's monthly quota or the mailbox's daily warm-up limit (429).
+
+    ``fields`` are what the answer carries besides ``error``: MultiMail's 429 bodies give
+    ``warmup_stage``, ``daily_sent``, ``daily_limit`` and ``hint`` (read by its MCP server).
+    """
+
+    def __init__(self, message: str, fields: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.fields = dict(fields or {})
 
 
 class ForbiddenError(StandInError):
@@ -130,6 +145,7 @@ class Mailbox:
     display_name: str
     oversight_mode: str = "gated_send"
     tenant_id: str = "acct_standin"
+    default_gate_timing: str = "gate_first"
 
     def to_json(self) -> dict[str, Any]:
         """The spec's Mailbox schema, field for field."""
@@ -147,6 +163,10 @@ class Mailbox:
             "signature_block": None,
             "created_at": _MAILBOX_CREATED_MS,
             "is_active": 1,
+            # Beyond the spec's Mailbox schema, as MultiMail's MCP server reads them: answers carry
+            # additive fields, and our contract and client must take them.
+            "mcp_configured": True,
+            "default_gate_timing": self.default_gate_timing,
         }
 
 
@@ -206,6 +226,8 @@ class Email:
     idempotency_key: str | None = None
     rejection_reason: str | None = None
     scan_done_at: float | None = None  # when a pending_scan email moves on
+    send_at: float | None = None  # scheduled delivery (spec SendEmailRequest.send_at)
+    gate_timing: str | None = None  # gate_first or schedule_first; None: the mailbox's default
     delivered_at: float | None = None
     approved_at: float | None = None
     approved_by: str | None = None
@@ -294,7 +316,27 @@ def decision_status(email: Email) -> str:
     """What ``/v1/oversight/decide`` answers for an email the human just decided on."""
     if email.status == "rejected":
         return "rejected"
-    return "approved_and_sent" if email.direction == "outbound" else "approved"
+    return "approved_and_sent" if email.direction == "outbound" and email.status == "sent" else "approved"
+
+
+@dataclass
+class Account:
+    """The account's own settings (the spec's AccountInfo) and the stand-in's limits.
+
+    ``daily_limit`` (None = none) is a mailbox's daily warm-up limit: a send beyond it is 429 with the
+    warm-up fields. ``sending_disabled`` is only reported: the spec does not say how MultiMail refuses then.
+    """
+
+    id: str = "acct_standin"
+    name: str = "Stand-in account"
+    plan: str = "starter"
+    # MultiMail's free plan allows 200 a month; the stand-in's default is higher so that long test runs
+    # never reach it. Set it lower to see the quota's 429.
+    monthly_email_quota: int = 10_000
+    sending_disabled: bool = False
+    sending_disabled_reason: str | None = None
+    daily_limit: int | None = None
+    warmup_stage: str = "stage_1"
 
 
 @dataclass(frozen=True)
@@ -374,7 +416,7 @@ def _looks_like_address(value: object) -> bool:
     return bool(local) and "." in domain and not domain.startswith(".") and not domain.endswith(".")
 
 
-def _address_list(body: Mapping[str, Any], name: str, *, required: bool) -> list[str]:
+def _address_list(body: Mapping[str, Any], name: str, *, required: bool, max_items: int | None = None) -> list[str]:
     value = body.get(name)
     if value is None:
         if required:
@@ -384,8 +426,8 @@ def _address_list(body: Mapping[str, Any], name: str, *, required: bool) -> list
         raise ValidationError(f"'{name}' must be a list of email addresses")
     if required and not value:
         raise ValidationError(f"'{name}' must contain at least one email address")
-    if len(value) > MAX_RECIPIENTS:
-        raise ValidationError(f"'{name}' may hold at most {MAX_RECIPIENTS} addresses")
+    if max_items is not None and len(value) > max_items:
+        raise ValidationError(f"'{name}' may hold at most {max_items} addresses")
     for item in value:
         if not _looks_like_address(item):
             raise ValidationError(f"'{name}' contains an invalid email address: {item!r}")
@@ -428,21 +470,24 @@ def _idempotency_key(body: Mapping[str, Any]) -> str | None:
     value = body.get("idempotency_key")
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise ValidationError("'idempotency_key' must be a string of 1 to 255 characters")
+    if not isinstance(value, str):  # the spec gives the type only: no length limit
+        raise ValidationError("'idempotency_key' must be a string")
     return value
 
 
-def _check_schedule(body: Mapping[str, Any]) -> None:
-    """``send_at`` is ISO 8601 UTC ending in Z; ``gate_timing`` is gate_first or schedule_first."""
+def _schedule(body: Mapping[str, Any]) -> tuple[float | None, str | None]:
+    """``send_at`` (ISO 8601 UTC ending in Z) as an instant, and ``gate_timing`` (gate_first or schedule_first).
+
+    The spec says nothing of a time in the past; the stand-in then sends as if no time were given.
+    """
     send_at = body.get("send_at")
-    if send_at is not None and (
-        not isinstance(send_at, str) or not send_at.endswith("Z") or _parse_instant(send_at) is None
-    ):
+    instant = _parse_instant(send_at) if isinstance(send_at, str) and send_at.endswith("Z") else None
+    if send_at is not None and instant is None:
         raise ValidationError("'send_at' must be an ISO 8601 UTC time ending with Z, e.g. 2026-03-15T14:00:00Z")
     gate_timing = body.get("gate_timing")
-    if gate_timing is not None and gate_timing not in ("gate_first", "schedule_first"):
+    if gate_timing is not None and gate_timing not in GATE_TIMINGS:
         raise ValidationError("'gate_timing' must be 'gate_first' or 'schedule_first'")
+    return instant, gate_timing
 
 
 def _check_content(*texts: str) -> None:
@@ -543,6 +588,7 @@ class Store:
         self._idempotency: dict[tuple[str, str], _IdempotencyRecord] = {}
         self._seq = 0
         self._bulk_counter = 0
+        self.account = Account()
         self.scan_seconds = scan_seconds
 
     @property
@@ -668,13 +714,39 @@ class Store:
         for email in list(self._emails.values()):
             if email.status == "pending_scan" and email.scan_done_at is not None and email.scan_done_at <= now:
                 self._finish_scan(email)
+        self._advance_schedules()
 
     def _finish_scan(self, email: Email) -> None:
-        # gated_send and gated_all wait for a human; monitored and autonomous send at once.
-        if self._mailboxes[email.mailbox_id].oversight_mode in ("monitored", "autonomous"):
-            self._mark_sent(email)
-        else:
+        # gated_send and gated_all wait for a human; monitored and autonomous send at once. A scheduled
+        # email waits for its time: after approval (gate_first, the default), or before it (schedule_first).
+        mailbox = self._mailboxes[email.mailbox_id]
+        schedule_first = (email.gate_timing or mailbox.default_gate_timing) == "schedule_first"
+        if self._gated(email) and not (schedule_first and self._before_its_time(email)):
             email.status = "pending_send_approval"
+        else:
+            self._release(email)
+
+    def _advance_schedules(self) -> None:
+        """A scheduled email whose time has come goes out, or to a person first (schedule_first)."""
+        for email in list(self._emails.values()):
+            if email.status == "scheduled" and not self._before_its_time(email):
+                if self._gated(email) and email.approved_at is None:
+                    email.status = "pending_send_approval"
+                else:
+                    self._mark_sent(email)
+
+    def _gated(self, email: Email) -> bool:
+        return self._mailboxes[email.mailbox_id].oversight_mode not in ("monitored", "autonomous")
+
+    def _before_its_time(self, email: Email) -> bool:
+        return email.send_at is not None and email.send_at > self._clock()
+
+    def _release(self, email: Email) -> None:
+        """Approved, or needing no approval: sent now, or `scheduled` until its send_at."""
+        if self._before_its_time(email):
+            email.status = "scheduled"
+        else:
+            self._mark_sent(email)
 
     # ── reading ──────────────────────────────────────────────────────────
 
@@ -767,9 +839,8 @@ class Store:
         with self._lock:
             self._advance_scans()
             mailbox = self._sendable_mailbox(mailbox_id)
-            to = _address_list(body, "to", required=True)
+            to = _address_list(body, "to", required=True, max_items=MAX_RECIPIENTS)
             subject = _string(body, "subject", MAX_SUBJECT_CHARS)
-            _check_schedule(body)
             outcome = self._queue_outgoing(owner, mailbox, body, to=to, subject=subject, thread_id=new_id("th"))
             if outcome.replayed:
                 return outcome
@@ -804,6 +875,7 @@ class Store:
     ) -> SendOutcome:
         """What send and reply share: the rest of the body, the idempotency replay, the filters, the email."""
         markdown = _string(body, "markdown", MAX_MARKDOWN_CHARS)
+        send_at, gate_timing = _schedule(body) if in_reply_to is None else (None, None)  # reply: not in the spec
         cc = _address_list(body, "cc", required=False)
         bcc = _address_list(body, "bcc", required=False)
         attachments = _attachments(body)
@@ -811,6 +883,7 @@ class Store:
         replay = self._replay(owner, key)
         if replay is not None:
             return replay
+        self._check_limits(mailbox)
         _check_content(subject, markdown)
         if in_reply_to is not None:
             self._refuse_duplicate_reply(mailbox.id, in_reply_to, markdown)
@@ -832,6 +905,8 @@ class Store:
             in_reply_to=in_reply_to,
             idempotency_key=key,
             scan_done_at=now + self._scan_seconds,
+            send_at=send_at,
+            gate_timing=gate_timing,
         )
         stored = self.add_email(email)
         if key is not None:
@@ -875,10 +950,96 @@ class Store:
             email.approved_at = self._clock()
             email.approved_by = approver
             if email.direction == "outbound":
-                self._mark_sent(email)
+                self._release(email)
             else:
                 email.status = "unread"
             return copy.deepcopy(email)
+
+    # ── the account: GET /v1/account and GET /v1/usage ──────────────────
+
+    def account_info(self, owner: str) -> dict[str, Any]:
+        """The spec's AccountInfo; emails_sent_this_month counts the outbound emails of this UTC month."""
+        with self._lock:
+            self._advance_scans()
+            now = datetime.fromtimestamp(self._clock(), UTC)
+            month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+            account = self.account
+            return {
+                "id": owner,
+                "name": account.name,
+                "slug": "standin",
+                "plan": account.plan,
+                "oversight_email": "operator@example.com",
+                "physical_address": None,
+                "monthly_email_quota": account.monthly_email_quota,
+                "emails_sent_this_month": self._outbound_since(month_start, owner),
+                "max_mailboxes": 3,
+                "storage_used_bytes": 0,
+                "max_storage_bytes": 1_073_741_824,
+                "is_active": True,
+                "sending_disabled": account.sending_disabled,
+                "sending_disabled_reason": account.sending_disabled_reason,
+            }
+
+    def usage(self, owner: str, since_ms: int | None, until_ms: int | None, breakdown: str | None) -> dict[str, Any]:
+        """The spec's UsageSummary (or UsageDaily) for ``from``..``to`` in epoch ms (default: this UTC month)."""
+        with self._lock:
+            self._advance_scans()
+            now = self._clock()
+            month_start = datetime.fromtimestamp(now, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            start = since_ms / 1000 if since_ms is not None else month_start.timestamp()
+            end = until_ms / 1000 if until_ms is not None else now
+            chosen = [
+                e
+                for e in self._emails.values()
+                if self._mailboxes[e.mailbox_id].tenant_id == owner and start <= e.received_at <= end
+            ]
+            period = {"from": int(start * 1000), "to": int(end * 1000)}
+            if breakdown == "daily":
+                counts: dict[tuple[str, str], int] = {}
+                for e in chosen:
+                    event = "email_sent" if e.direction == "outbound" else "email_received"
+                    day = datetime.fromtimestamp(e.received_at, UTC).strftime("%Y-%m-%d")
+                    counts[(day, event)] = counts.get((day, event), 0) + 1
+                data = [{"date": d, "event_type": t, "count": n} for (d, t), n in sorted(counts.items())]
+                return {**period, "breakdown": "daily", "data": data}
+            return {
+                **period,
+                "emails_sent": sum(1 for e in chosen if e.direction == "outbound"),
+                "emails_received": sum(1 for e in chosen if e.direction == "inbound"),
+                "api_calls": 0,
+                "oversight_actions": 0,
+            }
+
+    def _outbound_since(self, since: float, owner: str, mailbox_id: str | None = None) -> int:
+        return sum(
+            1
+            for e in self._emails.values()
+            if e.direction == "outbound"
+            and e.received_at >= since
+            and self._mailboxes[e.mailbox_id].tenant_id == owner
+            and mailbox_id in (None, e.mailbox_id)
+        )
+
+    def _check_limits(self, mailbox: Mailbox) -> None:
+        """429 past the monthly quota, or past the mailbox's daily warm-up limit when one is set."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+        account = self.account
+        if self._outbound_since(month_start, mailbox.tenant_id) >= account.monthly_email_quota:
+            raise LimitReachedError("Monthly email quota exceeded")
+        sent_today = self._outbound_since(day_start, mailbox.tenant_id, mailbox.id)
+        if account.daily_limit is not None and sent_today >= account.daily_limit:
+            raise LimitReachedError(
+                "Daily sending limit reached for this mailbox (warm-up)",
+                {
+                    "warmup_stage": account.warmup_stage,
+                    "daily_sent": sent_today,
+                    "daily_limit": account.daily_limit,
+                    "hint": "New mailboxes warm up: the daily limit grows over the first weeks. Try again tomorrow.",
+                },
+            )
 
     # ── internals (call with the lock held) ──────────────────────────────
 

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
 from email_actions.answers import ANSWER_BUDGET, cost, cut_to_cost, fitting_end, neutralise
-from email_actions.errors import EmailActionError, MailboxRequiredError
+from email_actions.errors import (
+    EmailActionError,
+    MailboxRequiredError,
+    NotFoundError,
+    PermissionDeniedError,
+    RejectedByMultiMailError,
+    UpstreamUnavailableError,
+)
 from email_actions.models import (
     CancelEmailRequest,
+    GetMailboxStatusRequest,
     ListInboxRequest,
     ListPendingRequest,
     ReadEmailRequest,
@@ -86,6 +96,14 @@ _NOW_WORDS = {
     "unknown": "Its status could not be read from MultiMail just now, so it is unknown. Do NOT send it again: "
     "call listPendingEmails in a while to see whether it still waits, and tell the user.",
 }
+# Scheduling (spec SendEmailRequest.send_at; the MCP server's schedule_email: scanned at once, then
+# held). Whether a scheduled email can be cancelled is unresolved (docs/multimail-assumptions.md).
+_SCHEDULE_WORDS = (
+    "It is scheduled for delivery at {send_at} (UTC), not before. Until then MultiMail shows it with status "
+    "'scheduled' (after the scan, and after approval where the mailbox needs one). If the user changes their "
+    "mind, call cancelPendingEmail with its email_id; MultiMail may refuse to cancel a scheduled email, and then "
+    "tell the user it will still go out at {send_at}."
+)
 _SENT_WORDS = "A person approved it and MultiMail sent it. Do not send it again; tell the user it was already sent."
 
 
@@ -98,6 +116,8 @@ class MailApi(Protocol):
     def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]: ...
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]: ...
     def list_mailboxes(self) -> dict[str, Any]: ...
+    def get_account(self) -> dict[str, Any]: ...
+    def get_usage(self, query: Mapping[str, str | int]) -> dict[str, Any]: ...
 
 
 class DefaultMailbox:
@@ -211,6 +231,7 @@ class _Outgoing:
     recipients: Mapping[str, Any]
     lookalikes: list[str]
     in_reply_to: str | None = None
+    send_at: str | None = None  # scheduled delivery (UTC), when asked for
 
 
 class EmailService:
@@ -221,8 +242,10 @@ class EmailService:
         *,
         caller: Caller | None = None,
         guard: OnceGuard | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._api = api
+        self._clock = clock
         self._default_mailbox = (
             default_mailbox if isinstance(default_mailbox, DefaultMailbox) else DefaultMailbox(default_mailbox)
         )
@@ -245,9 +268,16 @@ class EmailService:
             payload["cc"] = list(request.cc)
         if request.bcc:
             payload["bcc"] = list(request.bcc)
+        if request.send_at:  # part of the operation key: the same email at another time is another email
+            payload["send_at"] = request.send_at
         recipients: dict[str, list[str]] = {f: payload[f] for f in ("to", "cc", "bcc") if f in payload}
         outgoing = _Outgoing(
-            "send", mailbox_id, f"The email {_recipient_words(recipients)}", recipients, _lookalikes(request)
+            "send",
+            mailbox_id,
+            f"The email {_recipient_words(recipients)}",
+            recipients,
+            _lookalikes(request),
+            send_at=request.send_at,
         )
 
         def post(idempotency_key: str) -> dict[str, Any]:
@@ -258,14 +288,13 @@ class EmailService:
     def reply(self, request: ReplyRequest) -> dict[str, Any]:
         mailbox_id = self.mailbox(request.mailbox_id)
         payload: dict[str, Any] = {"markdown": request.body}
-        if request.cc:
-            payload["cc"] = list(request.cc)
+        copies = request.address_lists()  # cc and bcc, those given
+        payload.update(copies)
         # MultiMail addresses a reply to the original's sender itself; we only add the copies.
-        recipients: dict[str, Any] = {"to": f"the sender of email {request.email_id}"}
+        recipients: dict[str, Any] = {"to": f"the sender of email {request.email_id}", **copies}
         what = f"The reply to the sender of email {request.email_id}"
-        if request.cc:
-            recipients["cc"] = list(request.cc)
-            what += f" ({_recipient_words({'cc': list(request.cc)})})"
+        if copies:
+            what += f" ({_recipient_words(copies)})"
         outgoing = _Outgoing("reply", mailbox_id, what, recipients, _lookalikes(request), request.email_id)
 
         def post(idempotency_key: str) -> dict[str, Any]:
@@ -397,6 +426,37 @@ class EmailService:
             }
         )
 
+    # -- the mailbox's own situation -------------------------------------------------------------
+
+    def mailbox_status(self, request: GetMailboxStatusRequest) -> dict[str, Any]:
+        """Oversight mode, what was sent today and this month, the limits, whether sending is disabled.
+
+        Three reads, each allowed to fail on its own (a part MultiMail does not give is reported as
+        unknown): GET /v1/mailboxes (the mailbox's entry), GET /v1/account (quota and
+        sending_disabled), GET /v1/usage from the start of the UTC day (emails sent today).
+        """
+        mailbox_id = self.mailbox(request.mailbox_id)
+        unknown: list[str] = []
+        listing = self._part(self._api.list_mailboxes, "the mailbox list", unknown)
+        account = self._part(self._api.get_account, "the account", unknown)
+        now = self._clock()
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        usage = self._part(
+            partial(self._api.get_usage, {"from": _epoch_ms(day_start), "to": _epoch_ms(now)}),
+            "today's usage",
+            unknown,
+        )
+        return _status_answer(mailbox_id, _entry_of(listing, mailbox_id), account, usage, unknown)
+
+    @staticmethod
+    def _part(read: Callable[[], dict[str, Any]], what: str, unknown: list[str]) -> Mapping[str, Any] | None:
+        """One read of the status; a refusal or fault leaves that part unknown (named in `unknown`)."""
+        try:
+            return read()
+        except (NotFoundError, PermissionDeniedError, RejectedByMultiMailError, UpstreamUnavailableError):
+            unknown.append(what)
+            return None
+
 
 # -- outgoing answers ---------------------------------------------------------------------------
 
@@ -463,6 +523,9 @@ def _described(outgoing: _Outgoing, answer: dict[str, Any]) -> dict[str, Any]:
     """What every send or reply answer adds: the email answered, and a look-alike warning."""
     if outgoing.in_reply_to:
         answer["in_reply_to"] = outgoing.in_reply_to
+    if outgoing.send_at:
+        answer["send_at"] = outgoing.send_at
+        answer["message"] += " " + _SCHEDULE_WORDS.format(send_at=outgoing.send_at)
     if not outgoing.lookalikes:
         return answer
     shown = outgoing.lookalikes[:LOOKALIKES_SHOWN]
@@ -630,6 +693,121 @@ def _fit_list(answer: dict[str, Any]) -> dict[str, Any]:
         f"Only {len(emails)} email(s) fit in one answer; more were found. Call again with limit={max(len(emails), 1)} "
         "and then follow next_cursor to page through the rest."
     )
+    return answer
+
+
+# -- mailbox status answers ---------------------------------------------------------------------
+
+# What each oversight mode means for what the agent sends and reads (spec: UpdateMailboxRequest's enum;
+# the meanings from MultiMail's docs, see docs/multimail-api.md).
+MODE_WORDS = {
+    "read_only": "the agent may read but not send; a human must change the mode in MultiMail before anything "
+    "can be sent",
+    "gated_all": "a person approves every outgoing email before it goes out, and every incoming email before the "
+    "agent sees it",
+    "gated_send": "a person approves every outgoing email before it goes out; incoming mail can be read at once",
+    "monitored": "outgoing email goes out after MultiMail's scan without waiting; a person reviews it afterwards",
+    "autonomous": "outgoing email goes out after MultiMail's scan, without a person approving it",
+}
+_MODE_UNKNOWN = "MultiMail did not give a mode this function knows; tell the user to check the mailbox in MultiMail"
+
+
+def _epoch_ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def _entry_of(listing: Mapping[str, Any] | None, mailbox_id: str) -> Mapping[str, Any] | None:
+    """The mailbox's own entry of GET /v1/mailboxes, or None."""
+    found = listing.get("mailboxes") if listing is not None else None
+    for entry in found if isinstance(found, list) else ():
+        if isinstance(entry, Mapping) and _text(entry.get("id")) == mailbox_id:
+            return entry
+    return None
+
+
+def _count(value: object) -> int | None:
+    """A count MultiMail gives, when it is one: a whole, finite, non-negative number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value) if value >= 0 and value == int(value) and value < 1e12 else None
+
+
+def _flag(value: object) -> bool | None:
+    """A yes/no MultiMail gives as a boolean or as 0/1 (is_active is an integer in the spec)."""
+    if isinstance(value, bool):
+        return value
+    return bool(value) if isinstance(value, int) and value in (0, 1) else None
+
+
+def _status_answer(
+    mailbox_id: str,
+    entry: Mapping[str, Any] | None,
+    account: Mapping[str, Any] | None,
+    usage: Mapping[str, Any] | None,
+    unknown: list[str],
+) -> dict[str, Any]:
+    untrusted: dict[str, Any] = {}
+    facts: list[str] = []
+    mailbox: dict[str, Any] = {"found": entry is not None}
+    if entry is not None:
+        mode = _text(entry.get("oversight_mode"))
+        mailbox["oversight_mode"] = mode if mode in MODE_WORDS else "unknown"
+        if mode not in MODE_WORDS and mode:
+            untrusted["oversight_mode"] = _untrusted(_cut(mode, 64), OUR_FIELD_COST)
+        mailbox["active"] = _flag(entry.get("is_active"))
+        untrusted["address"] = _untrusted(_cut(_text(entry.get("address")), 254), ADDRESS_COST)
+        facts.append(f"Oversight mode {mailbox['oversight_mode']}: {MODE_WORDS.get(mode, _MODE_UNKNOWN)}.")
+        if mailbox["active"] is False:
+            facts.append("MultiMail marks this mailbox as not active (deleted or disabled): it cannot send.")
+    elif "the mailbox list" not in unknown:
+        facts.append(f"MultiMail lists no mailbox {mailbox_id} for this function's key: check the id.")
+    sending: dict[str, Any] = {"disabled": None}
+    if account is not None:
+        sending["disabled"] = _flag(account.get("sending_disabled"))
+        reason = _text(account.get("sending_disabled_reason"))
+        if reason:
+            untrusted["sending_disabled_reason"] = _untrusted(_cut(reason, 300), NAME_COST)
+        sent_month, quota = _count(account.get("emails_sent_this_month")), _count(account.get("monthly_email_quota"))
+        sending["sent_this_month"], sending["monthly_quota"] = sent_month, quota
+        if sent_month is not None and quota is not None:
+            sending["remaining_this_month"] = max(quota - sent_month, 0)
+            facts.append(f"This month {sent_month} of {quota} emails are sent (the account's quota).")
+        # Not in the spec's AccountInfo; MultiMail's 429 bodies carry them, so an account answer may too.
+        for name in ("daily_sent", "daily_limit"):
+            if _count(account.get(name)) is not None:
+                sending[name] = _count(account.get(name))
+        plan = _text(account.get("plan"))
+        if plan:
+            untrusted["plan"] = _untrusted(_cut(plan, 40), OUR_FIELD_COST)
+    if usage is not None and _count(usage.get("emails_sent")) is not None:
+        sending["sent_today"] = _count(usage.get("emails_sent"))
+        facts.append(f"Today (UTC) {sending['sent_today']} emails are sent from the account.")
+    if "daily_limit" in sending:
+        facts.append(f"The daily sending limit is {sending['daily_limit']}.")
+    else:
+        facts.append(
+            "MultiMail does not report a daily limit here: a new mailbox has a daily warm-up limit that MultiMail "
+            "names only when it refuses a send (rate_limited, with daily_sent and daily_limit)."
+        )
+    if sending["disabled"]:
+        facts.insert(
+            0,
+            "SENDING IS DISABLED for this account: MultiMail will refuse every send until an operator "
+            "resolves it (the reason, from MultiMail, is under untrusted). Do not try to send; tell the user.",
+        )
+    elif sending["disabled"] is False:
+        facts.append("Sending is enabled.")
+    if unknown:
+        facts.append(f"Could not be read from MultiMail just now: {', '.join(unknown)}; that part is unknown.")
+    answer: dict[str, Any] = {
+        "mailbox_id": mailbox_id,
+        "mailbox": mailbox,
+        "sending": sending,
+        "message": " ".join(facts),
+    }
+    if untrusted:
+        answer["untrusted"] = untrusted
+        answer["notice"] = UNTRUSTED_NOTICE
     return answer
 
 

@@ -10,6 +10,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -168,6 +169,47 @@ def is_lookalike(address: str) -> bool:
     return any(_lookalike_label(label) for label in domain.split("."))
 
 
+# -- scheduling ---------------------------------------------------------------------------------
+
+SEND_AT_MAX_CHARS = 40  # "2026-03-15T14:00:00.123456Z" is 27; longer is not a time
+MAX_SCHEDULE_AHEAD = timedelta(days=365)  # ours: a time further out is far more likely a mistyped year
+# MultiMail's form (spec SendEmailRequest.send_at): ISO 8601 in UTC, ending with Z. Seconds and a
+# fraction are optional here; the value is passed on in one canonical form, to the second.
+_SEND_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z$")
+SEND_AT_DESCRIPTION = (
+    "Optional: schedule delivery for a later time instead of sending as soon as it is approved. A UTC time in "
+    "ISO 8601 ending with Z, e.g. 2026-03-15T14:00:00Z; it must be in the future and within a year. Convert "
+    "the user's local time to UTC first. Leave it out to send normally."
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _send_at(value: str) -> str:
+    if len(value) > SEND_AT_MAX_CHARS:  # checked first: pydantic applies max_length after this validator
+        raise ValueError(f"must be at most {SEND_AT_MAX_CHARS} characters, like 2026-03-15T14:00:00Z")
+    if not _SEND_AT.match(value):
+        raise ValueError(
+            f"{quoted(value)} is not a UTC time in ISO 8601 ending with Z: write it like 2026-03-15T14:00:00Z"
+        )
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{quoted(value)} is not a real date and time") from None
+    now = _utc_now()
+    if instant <= now:
+        raise ValueError(
+            f"{quoted(value)} is not in the future (it is now {now:%Y-%m-%dT%H:%M:%SZ}): leave send_at out to send "
+            "now, or give a later time"
+        )
+    if instant > now + MAX_SCHEDULE_AHEAD:
+        raise ValueError(f"{quoted(value)} is more than a year ahead: check the year with the user")
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+SendAt = Annotated[str, AfterValidator(_send_at)]
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
 AddressList = Annotated[list[EmailAddress], BeforeValidator(_address_list)]
 SubjectText = Annotated[str, AfterValidator(single_line)]
@@ -223,6 +265,7 @@ class SendEmailRequest(_Request):
         pattern=ID_PATTERN,
         description="The mailbox to send from. Leave it out to use the default mailbox.",
     )
+    send_at: SendAt | None = Field(default=None, max_length=SEND_AT_MAX_CHARS, description=SEND_AT_DESCRIPTION)
 
     @model_validator(mode="after")
     def _recipients_within_limit(self) -> SendEmailRequest:
@@ -249,6 +292,11 @@ class ReplyRequest(_Request):
     cc: AddressList | None = Field(
         default=None, description="Optional extra recipients to copy, as a JSON array or separated by commas."
     )
+    bcc: AddressList | None = Field(
+        default=None,
+        description="Optional blind-copy recipients, same format as `cc`: they get the reply, and the other "
+        "recipients do not see them.",
+    )
     mailbox_id: str | None = Field(
         default=None,
         pattern=ID_PATTERN,
@@ -257,14 +305,15 @@ class ReplyRequest(_Request):
 
     @model_validator(mode="after")
     def _recipients_within_limit(self) -> ReplyRequest:
-        self._check_recipient_limit(len(self.cc or ()), MAX_RECIPIENTS - 1, "addresses in cc")
+        self._check_recipient_limit(self.recipient_count() - 1, MAX_RECIPIENTS - 1, "addresses in cc and bcc together")
         return self
 
     def address_lists(self) -> dict[str, list[str]]:
-        return {"cc": list(self.cc)} if self.cc else {}
+        given = {"cc": self.cc, "bcc": self.bcc}
+        return {field: list(addresses) for field, addresses in given.items() if addresses}
 
     def recipient_count(self) -> int:
-        return 1 + len(self.cc or ())  # the original's sender, and the copies
+        return 1 + len(self.cc or ()) + len(self.bcc or ())  # the original's sender, and the copies
 
 
 # -- the reading and withdrawing actions: every argument of an action is a field of its request ----
@@ -331,4 +380,10 @@ class CancelEmailRequest(_Request):
     """The queued email to withdraw."""
 
     email_id: str = Field(pattern=ID_PATTERN, description="The id of the queued email, from listPendingEmails.")
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+
+
+class GetMailboxStatusRequest(_Request):
+    """Which mailbox's situation to report."""
+
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)

@@ -246,6 +246,14 @@ class MultiMailClient:
         """{mailboxes: [{id, address, oversight_mode, ...}]}: the mailboxes the key may see (read scope)."""
         return self._call("GET", "/v1/mailboxes")
 
+    def get_account(self) -> dict[str, Any]:
+        """{plan, monthly_email_quota, emails_sent_this_month, sending_disabled, sending_disabled_reason, ...}."""
+        return self._call("GET", "/v1/account")
+
+    def get_usage(self, query: Mapping[str, str | int]) -> dict[str, Any]:
+        """{from, to, emails_sent, emails_received, ...} for the period `from`..`to` (epoch ms)."""
+        return self._call("GET", "/v1/usage", query=query)
+
     # -- transport ----------------------------------------------------------------------------
 
     def _call(
@@ -436,6 +444,30 @@ def _unanswered(reason: str, is_write: bool) -> UpstreamError:
     return UpstreamTimeoutError(f"{reason}. Nothing was changed; you may try again.")
 
 
+# The numbers a 429 body may carry besides `error` (read by MultiMail's MCP server; not in its spec).
+LIMIT_FIELDS = ("daily_sent", "daily_limit", "warmup_stage")
+
+
+def _limit_facts(raw: bytes, secrets: Sequence[str] = ()) -> tuple[dict[str, int | float], dict[str, str]]:
+    """A 429 body's numbers (only real, finite ones), and its texts (`hint`, a `warmup_stage` that is not
+    a number) scrubbed and shortened: those travel under `untrusted`."""
+    try:
+        document = json.loads(raw, parse_constant=lambda constant: None)
+    except (ValueError, RecursionError):
+        return {}, {}
+    if not isinstance(document, dict):
+        return {}, {}
+    numbers: dict[str, int | float] = {}
+    texts: dict[str, str] = {}
+    for name in (*LIMIT_FIELDS, "hint"):
+        value = document.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and name != "hint":
+            numbers[name] = value if abs(value) < 1e12 else math.copysign(1e12, value)
+        elif isinstance(value, str) and value.strip() and name in ("hint", "warmup_stage"):
+            texts[name] = _scrub(value, secrets)[:MAX_ERROR_TEXT_CHARS]
+    return numbers, texts
+
+
 def _error_text(raw: bytes, secrets: Sequence[str] = ()) -> str:
     """MultiMail's own `error` message, scrubbed of keys and shortened; never the raw body of an HTML page."""
     try:
@@ -564,12 +596,23 @@ def _decode(
     said = _error_text(raw, secrets)
     if status == 429:
         wait = _retry_after(headers)
+        limits, texts = _limit_facts(raw, secrets)
         when = f"retry after {wait} s" if wait is not None else "retry later"
         not_sent = " The email was not sent." if is_write else ""
+        if "daily_sent" in limits and "daily_limit" in limits:
+            what = (
+                f"MultiMail's daily sending limit for this mailbox is reached ({limits['daily_sent']:g} of "
+                f"{limits['daily_limit']:g} today; a new mailbox's limit grows as it warms up)"
+            )
+        else:
+            what = "MultiMail is rate limiting this mailbox or its monthly quota is used up"
         raise RateLimitedError(
-            f"MultiMail is rate limiting this mailbox or its monthly quota is used up; {when}.{not_sent}",
+            f"{what}; {when}.{not_sent} Call getMailboxStatus to see the mailbox's oversight mode, how much it sent "
+            "today and this month, and whether sending is disabled, and tell the user.",
             retry_after_seconds=wait,
             upstream_message=said,
+            limits=limits,
+            untrusted_facts=texts,
         )
     meaning = meanings.get(status) or _ERRORS.get(status)
     if meaning is not None:

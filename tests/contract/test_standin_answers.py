@@ -199,6 +199,47 @@ def test_oversight_cancel_and_decide(scenario: ContractClient) -> None:
     assert api("GET", f"{BASE}/emails/{to_approve}").json["status"] == "sent"
 
 
+def test_account_usage_and_the_daily_limit(scenario: ContractClient) -> None:
+    api = scenario
+    # GIVEN the seeded account, and later a daily warm-up limit of one send per mailbox
+    # WHEN the agent reads its account and today's usage, sends up to the limit, and past it
+    account = api("GET", "/v1/account")
+    usage = api("GET", "/v1/usage", query={"from": "0", "to": "99999999999999"})
+    daily = api("GET", "/v1/usage", query={"breakdown": "daily"})
+    bad_usage = api("GET", "/v1/usage", query={"from": "yesterday"})
+    api.standin.set_daily_limit(api.standin.store.usage("acct_standin", 0, None, None)["emails_sent"])
+    try:
+        over = api("POST", f"{BASE}/send", send_body(subject="one too many"))
+    finally:
+        api.standin.set_daily_limit(None)
+    # THEN the spec's AccountInfo and UsageSummary, a 400, and a 429 carrying the warm-up numbers
+    assert account.json["sending_disabled"] is False
+    assert isinstance(account.json["monthly_email_quota"], int)
+    assert usage.json["emails_sent"] >= 1
+    assert daily.json["breakdown"] == "daily"
+    assert bad_usage.status == 400
+    assert over.status == 429
+    assert over.json["daily_sent"] == over.json["daily_limit"]
+    assert over.json["hint"]
+
+
+def test_a_scheduled_send_shows_scheduled_and_can_be_cancelled(scenario: ContractClient) -> None:
+    api = scenario
+    # GIVEN a send scheduled for a time far ahead, its scan over and a person's approval given
+    accepted = api("POST", f"{BASE}/send", send_body(subject="Later", send_at="2999-01-01T09:00:00Z"))
+    api.standin.finish_scans(accepted.json["id"])
+    approved = api(
+        "POST", "/v1/oversight/decide", {"email_id": accepted.json["id"], "action": "approve"}, key="oversight"
+    )
+    # WHEN it is read, then cancelled
+    read = api("GET", f"{BASE}/emails/{accepted.json['id']}")
+    cancelled = api("POST", f"{BASE}/emails/{accepted.json['id']}/cancel")
+    # THEN it was approved but not sent: scheduled, then cancelled (the cancel of a scheduled email is assumed)
+    assert (accepted.status, approved.json["status"]) == (202, "approved")
+    assert read.json["status"] == "scheduled"
+    assert cancelled.json == {"id": accepted.json["id"], "status": "cancelled"}
+
+
 # One concrete call per operation, for the statuses every operation shares (401, 403, 429).
 _EVERY_OPERATION: list[tuple[str, str, Any, str, str]] = [
     # method, path, body, a key with the scope, a key without it
@@ -211,6 +252,8 @@ _EVERY_OPERATION: list[tuple[str, str, Any, str, str]] = [
     ("GET", f"{BASE}/threads/th_seed_invoice", None, "agent", WRITER_KEY),
     ("GET", "/v1/oversight/pending", None, "oversight", "agent"),
     ("POST", "/v1/oversight/decide", {"email_id": "em_nope", "action": "approve"}, "oversight", "agent"),
+    ("GET", "/v1/account", None, "agent", WRITER_KEY),
+    ("GET", "/v1/usage", None, "agent", WRITER_KEY),
 ]
 
 

@@ -82,6 +82,8 @@ ACTION_PATHS: dict[tuple[str, str], re.Pattern[str]] = {
         ("GET", "/emails/{email_id}"): r"^/v1/mailboxes/{}/emails/{}$",
         ("GET", "/pending"): r"^/v1/mailboxes/{}/emails$",
         ("POST", "/pending/{email_id}/cancel"): r"^/v1/mailboxes/{}/emails/{}/cancel$",
+        # The status reads the mailbox list, the account and today's usage: no path takes a model's value.
+        ("GET", "/mailbox"): r"^/v1/(mailboxes|account|usage)$",
     }.items()
 }
 

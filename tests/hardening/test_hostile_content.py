@@ -239,3 +239,58 @@ def test_the_body_is_written_once_without_ascii_escapes(harness: Harness) -> Non
     text = run.answer.raw["response"]["responseBody"]["application/json"]["body"]
     assert "Déjà vu, à bientôt." in text
     assert "\\u00e9" not in text
+
+
+# -- the mailbox status, and what a 429 body may carry ------------------------------------------------
+
+
+@hardening_settings(weight=0.15)
+@given(text=hostile(20_000), mailboxes=st.integers(1, 30))
+def test_hostile_text_in_every_part_of_the_status_fits_and_stays_marked(
+    harness: Harness, text: str, mailboxes: int
+) -> None:
+    # GIVEN MultiMail answers whose every text is hostile: many mailboxes (ours among them), the account's
+    # plan and reason for disabled sending, and fields beyond the spec
+    harness.fresh()
+    listing = [
+        {"id": f"mbx_{n}", "address": text[:500], "oversight_mode": text[:500], "extra": text[:500]}
+        for n in range(mailboxes)
+    ] + [{"id": AGENT_MAILBOX_ID, "address": text, "oversight_mode": text, "is_active": 1, "notes": text}]
+    account = {"plan": text, "sending_disabled": True, "sending_disabled_reason": text, "tier": text}
+    harness.inject(Faults.status(200, json.dumps({"mailboxes": listing})), path_contains="/v1/mailboxes")
+    harness.inject(Faults.status(200, json.dumps(account)), path_contains="/v1/account")
+    harness.inject(Faults.status(200, json.dumps({"emails_sent": 3, "note": text})), path_contains="/v1/usage")
+    # WHEN the agent asks for its status
+    run = harness.run(load_event("mailbox_status"))
+    # THEN the answer fits, its own values are MultiMail's numbers and our words, and the text is under untrusted
+    assert run.answer.status == 200, run.answer.body
+    assert serialized_size(run.answer.raw) < BEDROCK_LIMIT_BYTES
+    no_markup_outside_and_none_verbatim(run.answer.body)
+    assert run.answer.body["mailbox"]["oversight_mode"] == "unknown"
+    assert run.answer.body["sending"]["sent_today"] == 3
+    assert set(run.answer.body["untrusted"]) <= {"address", "oversight_mode", "sending_disabled_reason", "plan"}
+    assert len(text[:8].strip()) < 4 or text[:8] not in json.dumps(outside_untrusted(run.answer.body))
+    harness.standin.clear_faults()
+
+
+@hardening_settings(weight=0.15)
+@given(quoted=hostile(6_000), sent=st.integers(0, 10**6), stage=st.one_of(st.integers(0, 9), hostile(200)))
+def test_a_429_quoting_hostile_content_fits_and_only_numbers_leave_untrusted(
+    harness: Harness, quoted: str, sent: int, stage: int | str
+) -> None:
+    # GIVEN MultiMail refusing every request with a warm-up 429 whose texts quote hostile content
+    harness.fresh()
+    body = {"error": quoted, "hint": quoted, "warmup_stage": stage, "daily_sent": sent, "daily_limit": sent}
+    harness.inject(Faults.status(429, json.dumps(body)), times=20)
+    for event in (load_event("send"), load_event("reply"), load_event("mailbox_status")):
+        # WHEN the agent sends, replies or asks for its status
+        run = harness.run(event)
+        # THEN the answer fits; the numbers are outside untrusted, every text under it, neutralised
+        assert run.answer.status == 429, run.answer.body
+        assert serialized_size(run.answer.raw) < BEDROCK_LIMIT_BYTES
+        no_markup_outside_and_none_verbatim(run.answer.body)
+        assert (run.answer.body["daily_sent"], run.answer.body["daily_limit"]) == (sent, sent)
+        assert ("warmup_stage" in run.answer.body) == isinstance(stage, int)
+        assert set(run.answer.body.get("untrusted", {})) <= {"multimail_error", "hint", "warmup_stage"}
+        assert "getMailboxStatus" in run.answer.message
+    harness.standin.clear_faults()

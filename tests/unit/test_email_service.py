@@ -41,6 +41,9 @@ class FakeMailApi:
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # email id -> the email as MultiMail has it
     keys: dict[str, str] = field(default_factory=dict)  # idempotency key -> email id
     read_fails: bool = False
+    account: dict[str, Any] = field(default_factory=dict)  # GET /v1/account
+    usage: dict[str, Any] = field(default_factory=dict)  # GET /v1/usage
+    failing: dict[str, Exception] = field(default_factory=dict)  # method name -> the error it raises
 
     def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(("send", mailbox_id, dict(payload)))
@@ -76,7 +79,22 @@ class FakeMailApi:
 
     def list_mailboxes(self) -> dict[str, Any]:
         self.calls.append(("list_mailboxes", "", None))
+        self._fail_if_told("list_mailboxes")
         return {"mailboxes": self.mailboxes}
+
+    def get_account(self) -> dict[str, Any]:
+        self.calls.append(("get_account", "", None))
+        self._fail_if_told("get_account")
+        return self.account
+
+    def get_usage(self, query: Mapping[str, str | int]) -> dict[str, Any]:
+        self.calls.append(("get_usage", "", dict(query)))
+        self._fail_if_told("get_usage")
+        return self.usage
+
+    def _fail_if_told(self, name: str) -> None:
+        if name in self.failing:
+            raise self.failing[name]
 
     def posts(self) -> list[dict[str, Any]]:
         return [detail or {} for name, _, detail in self.calls if name in ("send", "reply")]

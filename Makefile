@@ -14,7 +14,9 @@ $(DEV_STAMP): requirements-dev.txt layers/dependencies/requirements.txt
 	@echo "==> creating $(VENV) with $(PYTHON) and installing pinned dependencies (about a minute, once)"
 	@test -n "$(PYTHON)" || { echo "No python3 found: install Python 3.11+ or set PYTHON=/path/to/python3"; exit 1; }
 	@$(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# pip's own lines, one per package, so a first run is never silent; its errors go to stderr as they are.
+	@set -o pipefail; $(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
+		| awk '/^Collecting /{n++; printf "    %3d %s\n", n, $$2; fflush()} /^Successfully installed/{print "    installed " NF-2 " packages"}'
 	@touch $@
 
 .PHONY: help

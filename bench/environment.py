@@ -3,8 +3,9 @@
 Lambda puts the function (the task root) first on sys.path, then the layer (/opt/python), then the
 runtime's own packages (boto3 and its dependencies). The benchmark rebuilds that order on this machine:
 
-- task root: a copy of `sam build`'s function folder (or of functions/ when there is no build), with no
-  bytecode, because Lambda cannot write __pycache__ into /var/task and the build ships none;
+- task root: a copy of `sam build`'s function folder as it would be deployed, with the bytecode the
+  build ships (functions/Makefile compiles it, since Lambda cannot write __pycache__ into /var/task);
+  or of functions/ when there is no build, then without bytecode;
 - layer: the layer's pinned closure, linked from the dev venv (the same versions; the built layer
   itself holds arm64 wheels, which cannot load on this machine). The driver checks that it holds
   the same top-level packages as the built layer;
@@ -119,7 +120,10 @@ class FunctionSite:
         notes: list[str] = []
         ours = scratch / "task-ours"
         source = build.function or ROOT / "functions"
-        shutil.copytree(source, ours, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # What the build ships, bytecode included; a copy of the sources carries none (a local run's
+        # __pycache__ is this machine's, not the deployment's).
+        shipped = None if build.function else shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(source, ours, ignore=shipped)
         if build.function is None:
             notes.append("no sam build found: the function's code was taken from functions/ (run `make build`)")
         reference = scratch / "task-reference"

@@ -46,7 +46,8 @@ $(CHECKOV_STAMP):
 build: $(SAM_STAMP) ## sam build, no container (uses a python3.13 from PATH or pyenv)
 	@runtime="$(RUNTIME_PYTHON)"; test -n "$$runtime" || { echo "$(NO_RUNTIME_PYTHON)"; exit 1; }; \
 	echo "==> sam build with $$runtime"; \
-	PATH="$$(dirname "$$runtime"):$$PATH" LAYER_PYTHON="$$runtime" $(SAM_OFFLINE) $(SAM) build --parallel
+	PATH="$$(dirname "$$runtime"):$$PATH" LAYER_PYTHON="$$runtime" FUNCTION_PYTHON="$$runtime" \
+		$(SAM_OFFLINE) $(SAM) build --parallel
 
 .PHONY: validate
 validate: $(DEV_STAMP) $(SAM_STAMP) ## cfn-lint, sam validate --lint, and the template's fingerprints

@@ -243,7 +243,7 @@ def check_tools() -> int:
 def actions_table(document: dict[str, Any]) -> str:
     """A Markdown table of the schema's operations, in the order the routes are declared."""
     rows = [
-        "| action | operationId (MCP tool `mail___<operationId>`) | what it does | asks the user first |",
+        "| action (Bedrock Agents) | tool name | what it does | asks the user first |",
         "|---|---|---|---|",
     ]
     for path, path_item in document["paths"].items():

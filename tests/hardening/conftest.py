@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, settings
 
 from devtools.lambda_context import LocalLambdaContext
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Email, Fault, StandIn
+from email_actions import multimail
 from tests.conftest import SECRET_NAME, Answer, check_bedrock_response, reset_function_state
 from tests.hardening.counts import COUNTS, counts_file
 from tests.hardening.leakscan import secrets_in, watch
@@ -111,6 +112,9 @@ class Harness:
     monkeypatch: pytest.MonkeyPatch
     area: str
     secret_reads: list[bool] = field(default_factory=list)  # force_fetch flags of GetSecretValue calls
+    # Every pause the MultiMail adapter made between attempts, in seconds: what a test checks instead
+    # of the wall clock, which a loaded machine stretches ("answered at once" = no pause).
+    pauses: list[float] = field(default_factory=list)
 
     def run(self, event: Any, *, timeout_seconds: float = 30.0) -> Run:
         """One invocation. Crashes, leaks and overruns are counted and fail the test."""
@@ -155,6 +159,7 @@ class Harness:
     def fresh(self) -> None:
         self.standin.clear_requests()
         self.standin.clear_faults()
+        self.pauses.clear()
 
     def inject(self, fault: Fault, *, times: int = 1, path_contains: str | None = None) -> None:
         self.standin.inject_fault(fault, times=times, path_contains=path_contains)
@@ -251,10 +256,24 @@ def harness(
         return fault
 
     monkeypatch.setattr(function_env, "take_fault", counting_take_fault)
+    monkeypatch.setattr(multimail, "time", _RecordingTime(rig.pauses))
     rig.reset()
     yield rig
     function_env.clear_faults()
     DEFAULT_PROVIDERS.pop("secrets", None)  # the counting client must not outlive this test's moto
+
+
+class _RecordingTime:
+    """The `time` the MultiMail adapter sees: the real clock, and a real sleep that is also written down."""
+
+    def __init__(self, pauses: list[float]) -> None:
+        self._pauses = pauses
+        self.monotonic = time.monotonic
+        self.time = time.time
+
+    def sleep(self, seconds: float) -> None:
+        self._pauses.append(seconds)
+        time.sleep(seconds)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -272,7 +272,8 @@ def test_huge_values_are_refused_by_name(harness: Harness, field: str, value: st
     run = harness.run(with_body(load_event("send"), **{field: value}))
     check_answer(harness, run)
     refused_naming(run, field)
-    assert run.seconds < 2.0
+    assert harness.pauses == []
+    assert harness.standin.requests == []
     assert len(json.dumps(run.answer.raw)) < 5_000
 
 
@@ -663,4 +664,4 @@ def test_an_event_with_thousands_of_fields_is_refused_quickly(harness: Harness, 
     check_answer(harness, run)
     assert run.answer.status == 400
     assert f"{len(items):,}" in run.answer.message
-    assert run.seconds < 1.0
+    assert harness.pauses == []

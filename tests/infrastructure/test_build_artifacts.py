@@ -115,6 +115,12 @@ def test_the_function_artifact_holds_only_our_package() -> None:
     assert entries == ["email_actions"]
     assert (function / "email_actions" / "app.py").is_file()
     assert not list(function.rglob("*.dist-info")), "a dependency was built into the function"
+    # AND every module comes with the runtime's bytecode, so a cold start compiles nothing
+    modules = sorted(p.stem for p in (function / "email_actions").glob("*.py"))
+    compiled = sorted(
+        p.name.split(".")[0] for p in (function / "email_actions" / "__pycache__").glob("*.cpython-313.pyc")
+    )
+    assert compiled == modules
 
 
 def test_the_layer_holds_exactly_the_pinned_arm64_dependencies() -> None:

@@ -924,15 +924,15 @@ def test_status_fault_429_with_retry_after_and_malformed_json(standin: StandIn) 
 
 
 def test_delay_fault_times_out_the_client_without_blocking_others(standin: StandIn) -> None:
-    # GIVEN a 2-second delay on the next send
-    standin.inject_fault(Faults.delay(2.0), path_contains="/send")
+    # GIVEN a 10-second delay on the next send (far longer than anything a loaded machine adds)
+    standin.inject_fault(Faults.delay(10.0), path_contains="/send")
     # WHEN a client with a 0.2 s timeout sends, while another client lists
     started = time.monotonic()
     with pytest.raises((TimeoutError, urllib.error.URLError)):
         call(standin, "POST", SEND_PATH, {"to": [CUSTOMER], "subject": "s", "markdown": "m"}, timeout=0.2)
     listed = call(standin, "GET", EMAILS_PATH, timeout=1.0)
-    # THEN the sender timed out quickly, the other request was served, and nothing was created yet
-    assert time.monotonic() - started < 1.5
+    # THEN the sender timed out without waiting out the delay, the other was served, nothing was created yet
+    assert time.monotonic() - started < 5.0
     assert listed.status == 200
     assert outbound(standin) == []
 
@@ -969,8 +969,8 @@ def test_accept_then_stall_creates_the_email_but_loses_the_answer(standin: Stand
 
 
 def test_slow_drip_sends_headers_then_the_body_slowly(standin: StandIn) -> None:
-    # GIVEN the next list drips its body over 0.6 s, 64 bytes at a time
-    standin.inject_fault(Faults.slow_drip(0.6, 64))
+    # GIVEN the next list drips its body over 3 s, 64 bytes at a time
+    standin.inject_fault(Faults.slow_drip(3.0, 64))
     request = urllib.request.Request(
         standin.base_url + EMAILS_PATH, headers={"Authorization": f"Bearer {standin.agent_key}"}
     )
@@ -981,8 +981,8 @@ def test_slow_drip_sends_headers_then_the_body_slowly(standin: StandIn) -> None:
         body = response.read()
     total = time.monotonic() - started
     # THEN the headers come fast, no single read times out, the whole takes the full time, and the JSON is intact
-    assert headers_after < 0.3
-    assert total >= 0.55
+    assert headers_after < 1.5  # well before the body's 3 s, however busy the machine
+    assert total >= 2.9
     assert {e["id"] for e in json.loads(body)["emails"]} == set(SEED_EMAIL_IDS)
 
 
@@ -1032,8 +1032,8 @@ def test_stop_returns_promptly_while_a_handler_sleeps(clock: FakeClock) -> None:
     standin.stop()
     stopped_in = time.monotonic() - started
     client.join(3)
-    # THEN stop returns at once and the stuck client gets an error instead of hanging
-    assert stopped_in < 1.0
+    # THEN stop returns without waiting out the 30 s delay, and the stuck client gets an error instead of hanging
+    assert stopped_in < 10.0
     assert not client.is_alive()
     assert len(errors) == 1
 

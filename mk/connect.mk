@@ -1,0 +1,11 @@
+# `make connect`: from the deployed stack's outputs to a connected MCP client (docs/deploy.md).
+# Included by the Makefile (`-include mk/*.mk`).
+#
+# STACK (default: samconfig.toml's stack_name) and REGION (default: your AWS configuration) name the
+# stack; SMOKE=1 also lists the tools and reads the inbox once (read-only); URL=... runs the smoke
+# check against another MCP endpoint, such as `make mcp` served with MCP_HTTP_PORT.
+
+.PHONY: connect
+connect: $(DEV_STAMP) ## Print MCP client set-ups for the deployed gateway (SMOKE=1 checks it; STACK=, REGION=)
+	@PYTHONPATH=functions:. $(PY) -m devtools.connect $(if $(STACK),--stack '$(STACK)') \
+		$(if $(REGION),--region '$(REGION)') $(if $(SMOKE),--smoke) $(if $(URL),--url '$(URL)')

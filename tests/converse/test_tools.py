@@ -48,7 +48,7 @@ def test_there_is_one_tool_per_operation_named_and_described_by_the_schema() -> 
 def test_send_requires_to_subject_and_body_with_their_types() -> None:
     schema = specs()["sendEmail"]["inputSchema"]["json"]
     assert schema["required"] == ["to", "subject", "body"]
-    assert set(schema["properties"]) == {"to", "cc", "bcc", "subject", "body", "mailbox_id"}
+    assert set(schema["properties"]) == {"to", "cc", "bcc", "subject", "body", "send_at", "mailbox_id"}
     assert schema["properties"]["to"]["type"] == "array"
     assert schema["properties"]["to"]["items"] == {"type": "string"}
     assert schema["properties"]["to"]["minItems"] == 1

@@ -393,8 +393,10 @@ def test_the_handler_and_the_code_paths_exist(resources: dict[str, Any]) -> None
     assert layer["Metadata"]["BuildMethod"] == "makefile"
     makefile = (layer_dir / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^build-DependenciesLayer:", makefile, re.MULTILINE), "SAM runs make build-<LogicalId>"
-    # AND the function's folder holds nothing but our package
-    assert sorted(p.name for p in code.iterdir() if p.name != "__pycache__") == [module_path.split(".")[0]]
+    # AND the function's folder holds our package and the Makefile that builds its bytecode, nothing else
+    assert resources["EmailActionsFunction"]["Metadata"]["BuildMethod"] == "makefile"
+    assert re.search(r"^build-EmailActionsFunction:", (code / "Makefile").read_text(encoding="utf-8"), re.MULTILINE)
+    assert sorted(p.name for p in code.iterdir() if p.name != "__pycache__") == ["Makefile", module_path.split(".")[0]]
 
 
 # ------------------------------------------------------------------ the guardrail and the agent

@@ -68,6 +68,7 @@ def test_the_tool_list_is_the_generated_schema_and_every_tool_answers(tmp_path: 
             ("sendEmail", {"to": ["ana@example.com"], "subject": "Thursday", "body": "See you at 10:00."}),
             ("replyToEmail", {"email_id": INVOICE_EMAIL_ID, "body": "Thanks, we will check the invoice."}),
             ("listPendingEmails", {}),
+            ("getMailboxStatus", {}),
         ]
         for name, arguments in calls:
             answers[name] = _answer(await client.call_tool(name, arguments))

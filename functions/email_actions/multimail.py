@@ -399,6 +399,11 @@ def _seg(value: str, field: str) -> str:
     return quote(value, safe="")
 
 
+def is_path_segment(value: str) -> bool:
+    """Whether `_seg` would take `value` (a discovered mailbox id is kept only if it would)."""
+    return _PATH_SEGMENT.fullmatch(value) is not None and bool(value.strip("."))
+
+
 def _retry_after(headers: Mapping[str, str]) -> int | None:
     """Whole seconds to wait, from 0 to MAX_RETRY_AFTER_SECONDS, or None when MultiMail gave no Retry-After.
 
@@ -559,8 +564,7 @@ _REPLY_ERRORS: dict[int, _Meaning] = {
     409: (
         DuplicateReplyError,
         "MultiMail already queued a reply with this same text to this email within the last 60 seconds, so it "
-        "did not queue it again. The earlier reply stands and awaits approval: do NOT reply again. "
-        "listPendingEmails shows it.",
+        "did not queue it again: do NOT reply again now. listPendingEmails shows the earlier reply while it waits.",
     ),
 }
 _CANCEL_ERRORS: dict[int, _Meaning] = {

@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
@@ -39,7 +39,7 @@ from email_actions.models import (
     ReplyRequest,
     SendEmailRequest,
 )
-from email_actions.oversight import READ_ONLY_REFUSAL, DefaultMailbox, Oversight
+from email_actions.oversight import NOT_READ, READ_ONLY_REFUSAL, DefaultMailbox, Oversight
 
 BODY_PAGE_CHARS = 8_000  # the most characters of a body in one answer, even when more would fit
 SUBJECT_CHARS = 160
@@ -179,7 +179,7 @@ class _Outgoing:
     lookalikes: list[str]
     in_reply_to: str | None = None
     send_at: str | None = None  # scheduled delivery (UTC), when asked for
-    oversight: Oversight = Oversight("unknown", "was not read")  # the mailbox's mode: what happens after the scan
+    oversight: Oversight = NOT_READ  # the mailbox's mode, read once MultiMail answers
 
 
 class EmailService:
@@ -206,20 +206,26 @@ class EmailService:
     def _oversight(self, mailbox_id: str) -> Oversight:
         return self._default_mailbox.oversight(self._api, mailbox_id)
 
-    def _sendable(self, mailbox_id: str) -> Oversight:
-        """The mailbox's mode, for a send or reply; a read_only mailbox (read again to be sure) refuses it here."""
-        oversight = self._oversight(mailbox_id)
-        if oversight.mode == "read_only" and self._default_mailbox.oversight(
-            self._api, mailbox_id, fresh=True
-        ).mode == "read_only":
-            raise ReadOnlyMailboxError(READ_ONLY_REFUSAL)
-        return oversight
+    def _post_and_describe(
+        self, outgoing: _Outgoing, post: Callable[[str], Mapping[str, Any]], key: str
+    ) -> dict[str, Any]:
+        """Post, then word the answer by the mailbox's mode (read after the post: a fault meant for the
+        post meets the post, and a refused send pays for no read). A 403 is told as read_only only
+        when the mode, read again now, is read_only."""
+        try:
+            accepted = post(key)
+        except ReadOnlyMailboxError as error:
+            if self._default_mailbox.oversight(self._api, outgoing.mailbox_id, fresh=True).mode != "read_only":
+                raise
+            raise ReadOnlyMailboxError(
+                READ_ONLY_REFUSAL, upstream_status=error.upstream_status, upstream_message=error.upstream_message
+            ) from None
+        return _accepted_answer(replace(outgoing, oversight=self._oversight(outgoing.mailbox_id)), accepted)
 
     # -- outgoing --------------------------------------------------------------------------------
 
     def send(self, request: SendEmailRequest) -> dict[str, Any]:
         mailbox_id = self.mailbox(request.mailbox_id)
-        oversight = self._sendable(mailbox_id)
         payload: dict[str, Any] = {
             "to": list(request.to),
             "subject": request.subject,
@@ -239,7 +245,6 @@ class EmailService:
             recipients,
             _lookalikes(request),
             send_at=request.send_at,
-            oversight=oversight,
         )
 
         def post(idempotency_key: str) -> dict[str, Any]:
@@ -249,7 +254,6 @@ class EmailService:
 
     def reply(self, request: ReplyRequest) -> dict[str, Any]:
         mailbox_id = self.mailbox(request.mailbox_id)
-        oversight = self._sendable(mailbox_id)
         payload: dict[str, Any] = {"markdown": request.body}
         copies = request.address_lists()  # cc and bcc, those given
         payload.update(copies)
@@ -258,9 +262,7 @@ class EmailService:
         what = f"The reply to the sender of email {request.email_id}"
         if copies:
             what += f" ({_recipient_words(copies)})"
-        outgoing = _Outgoing(
-            "reply", mailbox_id, what, recipients, _lookalikes(request), request.email_id, oversight=oversight
-        )
+        outgoing = _Outgoing("reply", mailbox_id, what, recipients, _lookalikes(request), request.email_id)
 
         def post(idempotency_key: str) -> dict[str, Any]:
             return self._api.reply(mailbox_id, request.email_id, {**payload, "idempotency_key": idempotency_key})
@@ -278,7 +280,9 @@ class EmailService:
         current: Mapping[str, Any] | None = None
         for _ in range(DEAD_TWINS_FOLLOWED + 1):
             try:
-                answer = self._guard.run_once(outgoing.action, key, partial(_post_and_describe, outgoing, post, key))
+                answer = self._guard.run_once(
+                    outgoing.action, key, partial(self._post_and_describe, outgoing, post, key)
+                )
             except DuplicateReplyError as error:  # MultiMail's 60-second content dedup of replies
                 raise _duplicate_reply(error, outgoing, answer if current is not None else None, current) from None
             if not answer.get("repeat") and answer.get("status") != "already_sent":
@@ -287,6 +291,7 @@ class EmailService:
             if current is None or _text(current.get("status")) not in ENDED_UNSENT:
                 break
             key = successor_key(key, _text(answer.get("email_id")))
+        outgoing = replace(outgoing, oversight=self._oversight(outgoing.mailbox_id))
         return _fit_outgoing(_repeat_answer(outgoing, answer, current))
 
     def _current(self, mailbox_id: str, email_id: str) -> Mapping[str, Any] | None:
@@ -434,10 +439,6 @@ class EmailService:
 # -- outgoing answers ---------------------------------------------------------------------------
 
 
-def _post_and_describe(outgoing: _Outgoing, post: Callable[[str], Mapping[str, Any]], key: str) -> dict[str, Any]:
-    return _accepted_answer(outgoing, post(key))
-
-
 def _accepted_answer(outgoing: _Outgoing, accepted: Mapping[str, Any]) -> dict[str, Any]:
     """What a 202 (pending_scan) or 200 (already_sent) answer to a send or reply means, for a model."""
     status = _ours(accepted.get("status")) or "accepted"
@@ -513,8 +514,8 @@ def _duplicate_reply(
     """
     if earlier is None or earlier_now is None:
         message = (
-            "MultiMail already has a reply with this same text to this email from the last 60 seconds, so it did "
-            "not queue this one. Do NOT reply again now. Which reply that was is not known here: call "
+            "MultiMail already has a reply with this same text to this email, made within the last 60 seconds, so "
+            "it did not queue this one: do NOT reply again now. Which reply that was is not known here: call "
             "listPendingEmails to see whether it still waits, and tell the user what it shows."
         )
     else:

@@ -83,9 +83,9 @@ class Oversight:
                 f"it {'will go out at its scheduled time' if scheduled else 'is being sent'}, without approval."
             )
         return (
-            f"MultiMail is scanning it. The mailbox's oversight mode {self.why_unknown}, so whether a person must "
-            "approve it after the scan or it goes out at once is unknown. Do not send it again; tell the user it "
-            "was accepted and that you cannot tell whether it waits for approval (getMailboxStatus shows the mode)."
+            f"MultiMail is scanning it. The mailbox's oversight mode {self.why_unknown}, so it is unknown whether "
+            "it will be held for approval after the scan or leave at once. Do not send it again; tell the user it "
+            "was accepted and that you cannot tell whether it will be held (getMailboxStatus shows the mode)."
         )
 
     def withdraw_words(self, status: str, email_id: str, *, scheduled: bool) -> str:
@@ -119,14 +119,16 @@ class Oversight:
                 f"after the scan without a person approving it{self._review()}. Do not send it again."
             )
         return (
-            f"It is still in MultiMail's scan. The mailbox's oversight mode {self.why_unknown}, so whether a person "
-            "must approve it afterwards is unknown. Do not send it again."
+            f"It is still in MultiMail's scan. The mailbox's oversight mode {self.why_unknown}, so it is unknown "
+            "whether it will be held for approval afterwards. Do not send it again."
         )
 
     def sent_words(self) -> str:
         """A repeat, whose earlier email was sent."""
         if self.gated:
-            return "A person approved it and MultiMail sent it. Do not send it again; tell the user it was already sent."
+            return (
+                "A person approved it and MultiMail sent it. Do not send it again; tell the user it was already sent."
+            )
         return "MultiMail sent it. Do not send it again; tell the user it was already sent."
 
     def pending_words(self, held: int, scanning: int) -> str:
@@ -162,7 +164,7 @@ class Oversight:
         elif scanning:
             parts.append(
                 f"{scanning} email(s) are still in MultiMail's scan. The mailbox's oversight mode "
-                f"{self.why_unknown}, so whether a person must approve them afterwards is unknown."
+                f"{self.why_unknown}, so it is unknown whether they will be held for approval afterwards."
             )
         return " ".join(parts) + " Do not send any of them again."
 
@@ -201,9 +203,11 @@ class Oversight:
         return "; a person may review it afterwards" if self.mode == "monitored" else ""
 
 
+NOT_READ = Oversight(UNKNOWN, "was not read")
+
 READ_ONLY_REFUSAL = (
     "The mailbox is in read_only oversight mode, so the agent may read but not send from it. Nothing was sent. "
-    "Tell the user that a person must change the mailbox's oversight mode in MultiMail (the agent cannot); do not "
+    "Tell the user that a human must change the mailbox's oversight mode in MultiMail (the agent cannot); do not "
     "try again until they have."
 )
 

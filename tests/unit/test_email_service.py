@@ -18,7 +18,6 @@ from email_actions.email_service import (
     successor_key,
 )
 from email_actions.errors import MailboxRequiredError, UpstreamTimeoutError
-from email_actions.oversight import DefaultMailbox
 from email_actions.models import (
     LIST_STATUSES,
     ListInboxRequest,
@@ -27,6 +26,7 @@ from email_actions.models import (
     ReplyRequest,
     SendEmailRequest,
 )
+from email_actions.oversight import DefaultMailbox
 
 
 @dataclass

@@ -751,8 +751,9 @@ class StandIn:
         self.store.account.sending_disabled = disabled
         self.store.account.sending_disabled_reason = reason
 
-    def set_oversight_mode(self, mailbox_id: str, mode: str) -> None:
-        self.store.set_oversight_mode(mailbox_id, mode)
+    def set_oversight_mode(self, mailbox_id: str, mode: str, *, known: bool = True) -> None:
+        """The mailbox's mode; ``known=False`` allows one beyond the spec's enum (extra)."""
+        self.store.set_oversight_mode(mailbox_id, mode, known=known)
 
     def add_mailbox(self, mailbox: Mailbox) -> None:
         """Another mailbox the agent's key sees (any mode; is_active 0 for one soft-deleted)."""

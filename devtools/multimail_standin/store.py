@@ -650,8 +650,10 @@ class Store:
         with self._lock:
             return copy.copy(self._mailbox(mailbox_id))
 
-    def set_oversight_mode(self, mailbox_id: str, mode: str) -> None:
-        if mode not in OVERSIGHT_MODES:
+    def set_oversight_mode(self, mailbox_id: str, mode: str, *, known: bool = True) -> None:
+        """``known=False`` (an extra) takes a mode beyond the spec's enum, as a newer MultiMail may give one;
+        the stand-in then holds outgoing mail as in a gated mode."""
+        if known and mode not in OVERSIGHT_MODES:
             raise ValueError(f"unknown oversight mode {mode!r}; one of {sorted(OVERSIGHT_MODES)}")
         with self._lock:
             self._mailbox(mailbox_id).oversight_mode = mode

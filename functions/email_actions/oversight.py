@@ -83,7 +83,7 @@ class Oversight:
                 f"it {'will go out at its scheduled time' if scheduled else 'is being sent'}, without approval."
             )
         return (
-            f"MultiMail is scanning it. The mailbox's oversight mode {self.why_unknown}, so it is unknown whether "
+            f"MultiMail is scanning it. The mailbox's oversight mode {self._why}, so it is unknown whether "
             "it will be held for approval after the scan or leave at once. Do not send it again; tell the user it "
             "was accepted and that you cannot tell whether it will be held (getMailboxStatus shows the mode)."
         )
@@ -119,7 +119,7 @@ class Oversight:
                 f"after the scan without a person approving it{self._review()}. Do not send it again."
             )
         return (
-            f"It is still in MultiMail's scan. The mailbox's oversight mode {self.why_unknown}, so it is unknown "
+            f"It is still in MultiMail's scan. The mailbox's oversight mode {self._why}, so it is unknown "
             "whether it will be held for approval afterwards. Do not send it again."
         )
 
@@ -164,7 +164,7 @@ class Oversight:
         elif scanning:
             parts.append(
                 f"{scanning} email(s) are still in MultiMail's scan. The mailbox's oversight mode "
-                f"{self.why_unknown}, so it is unknown whether they will be held for approval afterwards."
+                f"{self._why}, so it is unknown whether they will be held for approval afterwards."
             )
         return " ".join(parts) + " Do not send any of them again."
 
@@ -185,7 +185,7 @@ class Oversight:
         return (
             "The email can no longer be withdrawn: it does not wait for approval or for its scheduled time (it "
             f"was approved, rejected or sent, or it is still in its scan). The mailbox's oversight mode "
-            f"{self.why_unknown}, so it cannot be said whether it will wait for approval: check listPendingEmails "
+            f"{self._why}, so it cannot be said whether it will wait for approval: check listPendingEmails "
             "and try again only if it shows pending_send_approval."
         )
 
@@ -198,6 +198,12 @@ class Oversight:
             "before you can read it. Emails held so have the status pending_inbound_approval (listInbox with "
             "status=pending_inbound_approval lists them); tell the user they wait for release."
         )
+
+    @property
+    def _why(self) -> str:
+        """Why the words cannot say what happens after the scan: the mode is unknown, or read_only (which
+        sends nothing new, and says nothing of mail accepted before it was set)."""
+        return self.why_unknown or f"is {self.mode} now"
 
     def _review(self) -> str:
         return "; a person may review it afterwards" if self.mode == "monitored" else ""

@@ -399,3 +399,13 @@ def test_a_duplicate_reply_of_unknown_origin_does_not_claim_the_earlier_one_stan
     assert "stands" not in refused.value.message
     assert "listPendingEmails" in refused.value.message
     assert "do NOT reply again now" in refused.value.message
+
+
+def test_a_read_only_mailbox_with_mail_still_scanning_says_what_is_unknown() -> None:
+    # GIVEN a mailbox made read_only while an email accepted before is still in its scan
+    api = api_in("read_only")
+    api.pages = [scan_page(), scan_page(outbound("em_1", "pending_scan"))]
+    # WHEN the agent lists what is pending THEN it says the mode and what it cannot tell, claiming nothing
+    message = EmailService(api, "mbx").pending(ListPendingRequest(limit=5))["message"]
+    assert "The mailbox's oversight mode is read_only now" in message
+    assert claims_approval(message) == []

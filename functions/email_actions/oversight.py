@@ -58,10 +58,6 @@ class Oversight:
     def after_scan(self) -> bool:
         return self.mode in AFTER_SCAN
 
-    @property
-    def known(self) -> bool:
-        return self.mode in KNOWN_MODES
-
     def holds_for_a_person(self) -> bool | None:
         """Whether a new outgoing email waits for a person after its scan (None: unknown)."""
         return True if self.gated else False if self.after_scan else None

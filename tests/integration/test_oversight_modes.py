@@ -164,3 +164,19 @@ def test_a_reply_repeated_after_its_cancel_says_the_earlier_one_was_withdrawn(
     assert "No reply to this email is queued now" in again.message
     assert "stands" not in again.message
     assert [e.status for e in outbound(function_env)] == ["cancelled"]
+
+
+def test_with_the_exactly_once_record_a_reply_after_its_cancel_is_told_the_same(
+    invoke: Invoke, function_env: StandIn, table: Any
+) -> None:
+    # GIVEN the exactly-once table, and a reply the user withdrew
+    first = invoke(load_event("reply"))
+    function_env.finish_scans()
+    assert invoke(with_params(load_event("cancel"), email_id=first.body["email_id"])).status == 200
+    # WHEN the same reply is asked for again: the record finds the cancelled twin, MultiMail refuses the text
+    again = invoke(load_event("reply"))
+    # THEN the answer names the withdrawn reply, and a later call may try again (no record kept for the refusal)
+    assert (again.status, again.body["error"]) == (409, "duplicate_reply")
+    assert first.body["email_id"] in again.message
+    assert "will not be sent" in again.message
+    assert invoke(load_event("reply")).body["error"] == "duplicate_reply"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -409,3 +410,15 @@ def test_a_read_only_mailbox_with_mail_still_scanning_says_what_is_unknown() -> 
     message = EmailService(api, "mbx").pending(ListPendingRequest(limit=5))["message"]
     assert "The mailbox's oversight mode is read_only now" in message
     assert claims_approval(message) == []
+
+
+@pytest.mark.parametrize("mode", UNGATED)
+def test_a_scheduled_send_without_approval_says_it_leaves_at_its_time_and_how_to_withdraw_it(mode: str) -> None:
+    # GIVEN a send for tomorrow in a mailbox where no person approves
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = EmailService(api_in(mode), "mbx").send(send_request(send_at=tomorrow))
+    # THEN it says it waits for its time and then goes out without approval; the scheduled email may be withdrawn
+    assert "waits for its scheduled time and then goes out" in answer["message"]
+    assert f"scheduled for delivery at {tomorrow}" in answer["message"]
+    assert "cancelPendingEmail" in answer["message"]
+    assert claims_approval(answer) == []

@@ -322,8 +322,8 @@ def _shape(config: dict[str, Any]) -> dict[str, Any]:
         def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
             raise NotImplementedError
 
-        def list_mailboxes(self) -> dict[str, Any]:
-            raise NotImplementedError
+        def list_mailboxes(self) -> dict[str, Any]:  # the inbox reads the mailbox's oversight mode
+            return {"mailboxes": [{"id": config["mailbox_id"], "oversight_mode": "gated_send", "is_active": 1}]}
 
         def get_account(self) -> dict[str, Any]:
             raise NotImplementedError

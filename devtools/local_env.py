@@ -134,7 +134,10 @@ def create_idempotency_table(name: str = IDEMPOTENCY_TABLE, dynamodb: Any = None
 
 def start_standin(port: int = 0, *, verbose: bool = False, **options: Any) -> StandIn:
     """A started MultiMail stand-in on 127.0.0.1:`port` (0: a free one); PortBusyError when it is taken.
-    `options` go to StandIn (rate limit, keys, extra mail, ...). The caller stops it."""
+    `options` go to StandIn (rate limit, keys, extra mail, ...). The caller stops it. The agent mailbox's
+    oversight mode is $SANDBOX_OVERSIGHT_MODE when set (e.g. monitored), else gated_send."""
+    if "oversight_mode" not in options and os.environ.get("SANDBOX_OVERSIGHT_MODE"):
+        options["oversight_mode"] = os.environ["SANDBOX_OVERSIGHT_MODE"]
     standin = StandIn(port=port, verbose=verbose, **options)
     try:
         standin.start()

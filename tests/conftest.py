@@ -110,6 +110,12 @@ def table(function_env: StandIn, monkeypatch: pytest.MonkeyPatch) -> Any:
     return dynamodb
 
 
+def mail_requests(standin: StandIn) -> list[Any]:
+    """The stand-in's requests but the mailbox list, which the function reads for the oversight mode
+    (once per execution environment) beside whatever an action does."""
+    return [r for r in standin.requests if (r.method, r.path) != ("GET", "/v1/mailboxes")]
+
+
 def outbound(standin: StandIn) -> list[Any]:
     """The agent mailbox's outgoing emails, as the stand-in holds them."""
     return [e for e in standin.emails(AGENT_MAILBOX_ID) if e.direction == "outbound"]

@@ -64,6 +64,12 @@ def _parser(default_port: int) -> argparse.ArgumentParser:
     serve.add_argument("--extra-inbox", type=int, default=0, metavar="N", help="add N generated inbound emails")
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
     serve.add_argument(
+        "--oversight-mode",
+        default=os.environ.get("SANDBOX_OVERSIGHT_MODE") or "gated_send",
+        choices=("read_only", "gated_all", "gated_send", "monitored", "autonomous"),
+        help="the agent mailbox's oversight mode (default $SANDBOX_OVERSIGHT_MODE or gated_send)",
+    )
+    serve.add_argument(
         "--scan-seconds",
         type=float,
         default=DEFAULT_SCAN_SECONDS,
@@ -133,6 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
             extra_inbox_messages=args.extra_inbox,
             verbose=not args.quiet,
             scan_seconds=args.scan_seconds,
+            oversight_mode=args.oversight_mode,
         ).start()
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
@@ -141,6 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise
     print(LABEL)
     print(f"base URL:       {standin.base_url}")
+    print(f"oversight mode: {args.oversight_mode}  (the agent mailbox's)")
     print(f"agent key:      {standin.agent_key}  (scopes read, send)")
     print(f"oversight key:  {standin.oversight_key}  (scopes read, oversight; for pending/approve/reject)")
     print(

@@ -43,6 +43,7 @@ from devtools.multimail_standin.store import (
     ForbiddenError,
     LimitReachedError,
     ListFilter,
+    Mailbox,
     NotFoundError,
     RateLimiter,
     SendOutcome,
@@ -645,12 +646,14 @@ class StandIn:
         extra_inbox_messages: int = 0,
         verbose: bool = False,
         scan_seconds: float = DEFAULT_SCAN_SECONDS,
+        oversight_mode: str = "gated_send",
     ) -> None:
         self._requested_port = port
         self._clock = clock
         self._verbose = verbose
         self.store = Store(clock, scan_seconds=scan_seconds)
         sample_mail.load(self.store, extra_inbox_messages=extra_inbox_messages)
+        self.store.set_oversight_mode(sample_mail.AGENT_MAILBOX_ID, oversight_mode)
         self.store.add_key(agent_key, AGENT_SCOPES, owner=ACCOUNT)
         self.store.add_key(oversight_key, OVERSIGHT_SCOPES, owner=ACCOUNT)
         self._agent_key = agent_key
@@ -748,8 +751,17 @@ class StandIn:
         self.store.account.sending_disabled = disabled
         self.store.account.sending_disabled_reason = reason
 
-    def set_oversight_mode(self, mailbox_id: str, mode: str) -> None:
-        self.store.set_oversight_mode(mailbox_id, mode)
+    def set_oversight_mode(self, mailbox_id: str, mode: str, *, known: bool = True) -> None:
+        """The mailbox's mode; ``known=False`` allows one beyond the spec's enum (extra)."""
+        self.store.set_oversight_mode(mailbox_id, mode, known=known)
+
+    def add_mailbox(self, mailbox: Mailbox) -> None:
+        """Another mailbox the agent's key sees (any mode; is_active 0 for one soft-deleted)."""
+        self.store.add_mailbox(mailbox)
+
+    def soft_delete_mailbox(self, mailbox_id: str) -> None:
+        """The spec's DELETE /v1/mailboxes/{id}: listed with is_active 0 from now on, unusable."""
+        self.store.soft_delete_mailbox(mailbox_id)
 
     @property
     def scan_seconds(self) -> float:

@@ -146,6 +146,7 @@ class Mailbox:
     oversight_mode: str = "gated_send"
     tenant_id: str = "acct_standin"
     default_gate_timing: str = "gate_first"
+    is_active: int = 1  # 0 after DELETE /v1/mailboxes/{id}, a soft delete: still listed (assumed), never usable
 
     def to_json(self) -> dict[str, Any]:
         """The spec's Mailbox schema, field for field."""
@@ -162,7 +163,7 @@ class Mailbox:
             "oversight_webhook_url": None,
             "signature_block": None,
             "created_at": _MAILBOX_CREATED_MS,
-            "is_active": 1,
+            "is_active": self.is_active,
             # Beyond the spec's Mailbox schema, as MultiMail's MCP server reads them: answers carry
             # additive fields, and our contract and client must take them.
             "mcp_configured": True,
@@ -649,11 +650,19 @@ class Store:
         with self._lock:
             return copy.copy(self._mailbox(mailbox_id))
 
-    def set_oversight_mode(self, mailbox_id: str, mode: str) -> None:
-        if mode not in OVERSIGHT_MODES:
+    def set_oversight_mode(self, mailbox_id: str, mode: str, *, known: bool = True) -> None:
+        """``known=False`` (an extra) takes a mode beyond the spec's enum, as a newer MultiMail may give one;
+        the stand-in then holds outgoing mail as in a gated mode."""
+        if known and mode not in OVERSIGHT_MODES:
             raise ValueError(f"unknown oversight mode {mode!r}; one of {sorted(OVERSIGHT_MODES)}")
         with self._lock:
             self._mailbox(mailbox_id).oversight_mode = mode
+
+    def soft_delete_mailbox(self, mailbox_id: str) -> None:
+        """What the spec's DELETE /v1/mailboxes/{id} does: the mailbox stays listed with is_active 0 (assumed:
+        the spec does not say whether the list shows it) and no longer sends or reads."""
+        with self._lock:
+            self._mailbox(mailbox_id).is_active = 0
 
     def add_email(self, email: Email) -> Email:
         """Store an email as given (seeds, test fixtures). Its ``seq`` is assigned here."""
@@ -1045,7 +1054,7 @@ class Store:
 
     def _mailbox(self, mailbox_id: str) -> Mailbox:
         mailbox = self._mailboxes.get(mailbox_id)
-        if mailbox is None:
+        if mailbox is None or not mailbox.is_active:
             raise NotFoundError(f"mailbox {mailbox_id} not found")
         return mailbox
 
@@ -1096,7 +1105,9 @@ class Store:
         """A copy of a sent email lands, unread, in every local mailbox it is addressed to."""
         recipients = {address.lower() for address in (*email.to, *email.cc, *email.bcc)}
         for mailbox in list(self._mailboxes.values()):
-            if mailbox.address.lower() in recipients:
+            if mailbox.is_active and mailbox.address.lower() in recipients:
+                # gated_all holds incoming mail until a person releases it (/v1/oversight/decide)
+                held = mailbox.oversight_mode == "gated_all"
                 self.add_email(
                     Email(
                         id=new_id("em"),
@@ -1108,7 +1119,7 @@ class Store:
                         subject=email.subject,
                         markdown=email.markdown,
                         attachments=list(email.attachments),
-                        status="unread",
+                        status="pending_inbound_approval" if held else "unread",
                         direction="inbound",
                         received_at=self._clock(),
                         in_reply_to=email.in_reply_to,

@@ -21,12 +21,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from email_actions.answers import cut_to_cost, neutralise
-from email_actions.email_service import Caller, DefaultMailbox, EmailService
+from email_actions.email_service import Caller, EmailService
 from email_actions.errors import EmailActionError, UpstreamError
 from email_actions.idempotency import DynamoDBOnceGuard
 from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
 from email_actions.observability import AuditRecord, logger
 from email_actions.operations import OPERATIONS, Operation
+from email_actions.oversight import DefaultMailbox
 from email_actions.settings import get_settings
 
 MAX_ARGUMENT_NAME_CHARS = 64  # the longest argument name of any operation is 11 characters

@@ -14,17 +14,19 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
 from email_actions.answers import ANSWER_BUDGET, cost, cut_to_cost, fitting_end, neutralise
 from email_actions.errors import (
+    DuplicateReplyError,
     EmailActionError,
-    MailboxRequiredError,
+    NotCancellableError,
     NotFoundError,
     PermissionDeniedError,
+    ReadOnlyMailboxError,
     RejectedByMultiMailError,
     UpstreamUnavailableError,
 )
@@ -37,10 +39,10 @@ from email_actions.models import (
     ReplyRequest,
     SendEmailRequest,
 )
+from email_actions.oversight import NOT_READ, READ_ONLY_REFUSAL, DefaultMailbox, Oversight
 
 BODY_PAGE_CHARS = 8_000  # the most characters of a body in one answer, even when more would fit
 SUBJECT_CHARS = 160
-MAILBOX_CHOICES_SHOWN = 10
 ADDRESSES_SHOWN = 10  # per field of a read email; a summary shows three
 LOOKALIKES_SHOWN = 10
 # The newest outbound emails looked through for ones still in their scan (see EmailService.pending).
@@ -74,22 +76,15 @@ UNTRUSTED_NOTICE = (
 
 _NAMED_ADDRESS = re.compile(r"^(.*?)<([^<>]*)>$")
 
+# pending_scan's words depend on the oversight mode: oversight.Oversight.scanning_words.
 _STATUS_WORDS = {
-    "pending_scan": "MultiMail is scanning it; after the scan (a few seconds) it waits for a person to approve "
-    "it in MultiMail. It has NOT been sent yet. Do not send it again; tell the user it awaits approval.",
     "pending_send_approval": "It is queued for human approval: a person must approve it in MultiMail before it "
     "goes out. It has NOT been sent yet. Do not send it again; tell the user it awaits approval.",
     "scheduled": "It is scheduled for later delivery. Do not send it again.",
 }
-_WITHDRAW_WORDS = {
-    "pending_scan": "To withdraw it, wait until listPendingEmails shows it as pending_send_approval (after the "
-    "scan), then call cancelPendingEmail with email_id={id}.",
-    "pending_send_approval": "To withdraw it before approval, call cancelPendingEmail with email_id={id}.",
-}
-# What a repeat says about the earlier email, by its status now (read from MultiMail).
+# What a repeat says about the earlier email, by its status now (read from MultiMail); pending_scan
+# and sent depend on the oversight mode (oversight.Oversight).
 _NOW_WORDS = {
-    "pending_scan": "It is still in MultiMail's scan, after which a person must approve it. It has NOT been "
-    "sent yet. Do not send it again; tell the user it awaits approval.",
     "pending_send_approval": "It still waits for a person to approve it in MultiMail. It has NOT been sent yet. "
     "Do not send it again; tell the user it awaits approval.",
     "scheduled": "It is scheduled for later delivery. Do not send it again.",
@@ -104,7 +99,6 @@ _SCHEDULE_WORDS = (
     "mind, call cancelPendingEmail with its email_id; MultiMail may refuse to cancel a scheduled email, and then "
     "tell the user it will still go out at {send_at}."
 )
-_SENT_WORDS = "A person approved it and MultiMail sent it. Do not send it again; tell the user it was already sent."
 
 
 class MailApi(Protocol):
@@ -118,53 +112,6 @@ class MailApi(Protocol):
     def list_mailboxes(self) -> dict[str, Any]: ...
     def get_account(self) -> dict[str, Any]: ...
     def get_usage(self, query: Mapping[str, str | int]) -> dict[str, Any]: ...
-
-
-class DefaultMailbox:
-    """The mailbox for a request that names none: the configured one, else the key's only mailbox.
-
-    app.py keeps one per execution environment, like the API key, so finding the only mailbox costs
-    one GET /v1/mailboxes per cold start. With no mailbox or several, the answer names the choices.
-    """
-
-    def __init__(self, configured: str | None = None) -> None:
-        self._configured = configured
-        self._found: str | None = None
-
-    def resolve(self, api: MailApi) -> str:
-        if self._configured:
-            return self._configured
-        if self._found is None:
-            self._found = _only_mailbox(api.list_mailboxes())
-        return self._found
-
-
-def _only_mailbox(listing: Mapping[str, Any]) -> str:
-    found = listing.get("mailboxes")
-    mailboxes = [m for m in found if isinstance(m, Mapping)] if isinstance(found, list) else []
-    choices = [
-        {"id": _ours(m.get("id")), "address": cut_to_cost(_cut(_text(m.get("address")), 254), ADDRESS_COST)}
-        for m in mailboxes
-        if _text(m.get("id"))
-    ]
-    if len(choices) == 1:
-        return choices[0]["id"]
-    if not choices:
-        raise MailboxRequiredError(
-            "No mailbox was given, the function has no default mailbox (MULTIMAIL_MAILBOX_ID is empty), and its "
-            "MultiMail key sees no mailbox. Nothing was done. Tell the user that an operator must create a mailbox "
-            "in MultiMail or set MULTIMAIL_MAILBOX_ID.",
-            choices=[],
-        )
-    shown = choices[:MAILBOX_CHOICES_SHOWN]
-    listed = ", ".join(f"{c['id']} ({c['address']})" for c in shown)
-    more = f" and {len(choices) - len(shown)} more" if len(choices) > len(shown) else ""
-    raise MailboxRequiredError(
-        f"No mailbox was given and the function has no default mailbox; its MultiMail key sees {len(choices)} "
-        f"mailboxes: {listed}{more}. Nothing was done. Ask the user which mailbox to use, then call again with "
-        "its id as `mailbox_id`.",
-        choices=shown,
-    )
 
 
 class OnceGuard(Protocol):
@@ -232,6 +179,7 @@ class _Outgoing:
     lookalikes: list[str]
     in_reply_to: str | None = None
     send_at: str | None = None  # scheduled delivery (UTC), when asked for
+    oversight: Oversight = NOT_READ  # the mailbox's mode, read once MultiMail answers
 
 
 class EmailService:
@@ -254,6 +202,25 @@ class EmailService:
 
     def mailbox(self, requested: str | None) -> str:
         return requested or self._default_mailbox.resolve(self._api)
+
+    def _oversight(self, mailbox_id: str) -> Oversight:
+        return self._default_mailbox.oversight(self._api, mailbox_id)
+
+    def _post_and_describe(
+        self, outgoing: _Outgoing, post: Callable[[str], Mapping[str, Any]], key: str
+    ) -> dict[str, Any]:
+        """Post, then word the answer by the mailbox's mode (read after the post: a fault meant for the
+        post meets the post, and a refused send pays for no read). A 403 is told as read_only only
+        when the mode, read again now, is read_only."""
+        try:
+            accepted = post(key)
+        except ReadOnlyMailboxError as error:
+            if self._default_mailbox.oversight(self._api, outgoing.mailbox_id, fresh=True).mode != "read_only":
+                raise
+            raise ReadOnlyMailboxError(
+                READ_ONLY_REFUSAL, upstream_status=error.upstream_status, upstream_message=error.upstream_message
+            ) from None
+        return _accepted_answer(replace(outgoing, oversight=self._oversight(outgoing.mailbox_id)), accepted)
 
     # -- outgoing --------------------------------------------------------------------------------
 
@@ -312,13 +279,19 @@ class EmailService:
         answer: dict[str, Any] = {}
         current: Mapping[str, Any] | None = None
         for _ in range(DEAD_TWINS_FOLLOWED + 1):
-            answer = self._guard.run_once(outgoing.action, key, partial(_post_and_describe, outgoing, post, key))
+            try:
+                answer = self._guard.run_once(
+                    outgoing.action, key, partial(self._post_and_describe, outgoing, post, key)
+                )
+            except DuplicateReplyError as error:  # MultiMail's 60-second content dedup of replies
+                raise _duplicate_reply(error, outgoing, answer if current is not None else None, current) from None
             if not answer.get("repeat") and answer.get("status") != "already_sent":
                 return _fit_outgoing(answer)
             current = self._current(outgoing.mailbox_id, _text(answer.get("email_id")))
             if current is None or _text(current.get("status")) not in ENDED_UNSENT:
                 break
             key = successor_key(key, _text(answer.get("email_id")))
+        outgoing = replace(outgoing, oversight=self._oversight(outgoing.mailbox_id))
         return _fit_outgoing(_repeat_answer(outgoing, answer, current))
 
     def _current(self, mailbox_id: str, email_id: str) -> Mapping[str, Any] | None:
@@ -331,7 +304,14 @@ class EmailService:
     def cancel(self, request: CancelEmailRequest) -> dict[str, Any]:
         email_id = request.email_id
         mailbox = self.mailbox(request.mailbox_id)
-        result = self._api.cancel(mailbox, email_id)  # 409 (no longer waiting) is explained by the adapter
+        try:
+            result = self._api.cancel(mailbox, email_id)
+        except NotCancellableError as error:  # 409: why depends on the mode (held for a person, or sent)
+            raise NotCancellableError(
+                self._oversight(mailbox).not_cancellable_words(),
+                upstream_status=error.upstream_status,
+                upstream_message=error.upstream_message,
+            ) from None
         return {
             "email_id": email_id,
             "mailbox_id": mailbox,
@@ -359,6 +339,10 @@ class EmailService:
             if next_cursor
             else f"{len(emails)} email(s); this is the last page."
         )
+        oversight = self._oversight(mailbox)
+        if oversight.mode == "gated_all":
+            answer["oversight_mode"] = oversight.mode
+            answer["message"] += oversight.inbox_words()
         answer["notice"] = UNTRUSTED_NOTICE
         return _fit_list(answer)
 
@@ -401,15 +385,8 @@ class EmailService:
         more = bool(_cursor(waiting)) or len(emails) > limit
         emails = emails[:limit]
         scanning = sum(1 for e in emails if e.get("status") == "pending_scan")
-        if emails:
-            message = (
-                f"{len(emails)} email(s) await human approval in MultiMail"
-                + (f" ({scanning} still in MultiMail's scan, which comes first)" if scanning else "")
-                + ". They have not been sent; do not send them again. The user can approve them in MultiMail, or "
-                "ask you to withdraw one with cancelPendingEmail."
-            )
-        else:
-            message = "No emails are waiting for approval."
+        oversight = self._oversight(mailbox)
+        message = oversight.pending_words(len(emails) - scanning, scanning)
         if more:
             message += " More are waiting than shown here."
         message += (
@@ -419,6 +396,7 @@ class EmailService:
         return _fit_list(
             {
                 "mailbox_id": mailbox,
+                "oversight_mode": oversight.mode,
                 "count": len(emails),
                 "emails": emails,
                 "message": message,
@@ -461,15 +439,15 @@ class EmailService:
 # -- outgoing answers ---------------------------------------------------------------------------
 
 
-def _post_and_describe(outgoing: _Outgoing, post: Callable[[str], Mapping[str, Any]], key: str) -> dict[str, Any]:
-    return _accepted_answer(outgoing, post(key))
-
-
 def _accepted_answer(outgoing: _Outgoing, accepted: Mapping[str, Any]) -> dict[str, Any]:
     """What a 202 (pending_scan) or 200 (already_sent) answer to a send or reply means, for a model."""
     status = _ours(accepted.get("status")) or "accepted"
     email_id = _ours(accepted.get("id"))
-    words = _STATUS_WORDS.get(status, f"MultiMail accepted it with status '{status}'. Do not send it again.")
+    oversight = outgoing.oversight
+    if status == "pending_scan":
+        words = oversight.scanning_words(scheduled=bool(outgoing.send_at))
+    else:
+        words = _STATUS_WORDS.get(status, f"MultiMail accepted it with status '{status}'. Do not send it again.")
     answer: dict[str, Any] = {
         "email_id": email_id,
         "thread_id": _ours(accepted.get("thread_id")) or None,
@@ -477,12 +455,20 @@ def _accepted_answer(outgoing: _Outgoing, accepted: Mapping[str, Any]) -> dict[s
         "status": status,
         "recipients": dict(outgoing.recipients),
         "message": f"{outgoing.what} was accepted by MultiMail (email id {email_id}). {words}",
+        "oversight_mode": oversight.mode,
     }
-    if status in AWAITING_APPROVAL:
-        answer["awaiting_human_approval"] = True
-    if status in _WITHDRAW_WORDS:
-        answer["message"] += " " + _WITHDRAW_WORDS[status].format(id=email_id)
+    _say_approval_and_withdrawal(answer, outgoing, status, email_id)
     return _described(outgoing, answer)
+
+
+def _say_approval_and_withdrawal(answer: dict[str, Any], outgoing: _Outgoing, status: str, email_id: str) -> None:
+    """Whether a person approves it (absent when unknown), and how to withdraw it where that still works."""
+    holds = True if status == "pending_send_approval" else outgoing.oversight.holds_for_a_person()
+    if status in AWAITING_APPROVAL and holds is not None:
+        answer["awaiting_human_approval"] = holds
+    withdraw = outgoing.oversight.withdraw_words(status, email_id, scheduled=bool(outgoing.send_at))
+    if withdraw:
+        answer["message"] += " " + withdraw
 
 
 def _repeat_answer(
@@ -492,7 +478,9 @@ def _repeat_answer(
     email_id = _ours(earlier.get("email_id"))
     now = (_ours(current.get("status")) if current is not None else "") or "unknown"
     if now in SENT_STATUSES:
-        words = _SENT_WORDS
+        words = outgoing.oversight.sent_words()
+    elif now == "pending_scan":
+        words = outgoing.oversight.still_scanning_words()
     else:
         words = _NOW_WORDS.get(now, f"MultiMail gives its status as '{now}'. Do not send it again.")
     thread_id = (_ours(current.get("thread_id")) if current is not None else "") or earlier.get("thread_id")
@@ -507,11 +495,39 @@ def _repeat_answer(
         "sent_again": False,
         "message": f"This exact request was already made, so nothing new was sent. {outgoing.what} is email "
         f"{email_id}. {words}",
+        "oversight_mode": outgoing.oversight.mode,
     }
-    if now in AWAITING_APPROVAL:
-        answer["awaiting_human_approval"] = True
-        answer["message"] += " " + _WITHDRAW_WORDS[now].format(id=email_id)
+    _say_approval_and_withdrawal(answer, outgoing, now, email_id)
     return _described(outgoing, answer)
+
+
+def _duplicate_reply(
+    error: DuplicateReplyError,
+    outgoing: _Outgoing,
+    earlier: Mapping[str, Any] | None,
+    earlier_now: Mapping[str, Any] | None,
+) -> DuplicateReplyError:
+    """A 409 duplicate reply, told as it is: the earlier reply with this text may have been withdrawn.
+
+    `earlier` is this same reply's earlier twin when one was found (by the exactly-once record or
+    MultiMail's idempotency_key) and `earlier_now` that email as MultiMail has it now.
+    """
+    if earlier is None or earlier_now is None:
+        message = (
+            "MultiMail already has a reply with this same text to this email, made within the last 60 seconds, so "
+            "it did not queue this one: do NOT reply again now. Which reply that was is not known here: call "
+            "listPendingEmails to see whether it still waits, and tell the user what it shows."
+        )
+    else:
+        email_id = _ours(earlier.get("email_id"))
+        now = _ours(earlier_now.get("status")) or "unknown"
+        message = (
+            f"MultiMail refused this reply as a duplicate: the earlier reply with this same text (email {email_id}) "
+            f"was made less than 60 seconds ago, and it is now '{now}', so it will not be sent. No reply to this "
+            "email is queued now. If the user still wants to send it, wait a minute and call replyToEmail again "
+            "(MultiMail refuses the same text within 60 seconds), or change the text; confirm with the user first."
+        )
+    return DuplicateReplyError(message, upstream_status=error.upstream_status, upstream_message=error.upstream_message)
 
 
 def _lookalikes(request: SendEmailRequest | ReplyRequest) -> list[str]:
@@ -537,8 +553,14 @@ def _described(outgoing: _Outgoing, answer: dict[str, Any]) -> dict[str, Any]:
         + (f" and {more} more" if more else "")
         + (" mix" if len(outgoing.lookalikes) > 1 else " mixes")
         + " letters of different scripts in the domain (a look-alike, such as a Cyrillic letter in place of a "
-        "Latin one). Tell the user, and make sure these are the intended recipients; if not, withdraw the email "
-        "with cancelPendingEmail before a person approves it."
+        "Latin one). Tell the user, and make sure these are the intended recipients"
+        + (
+            "; if not, withdraw the email with cancelPendingEmail before a person approves it."
+            if outgoing.oversight.gated
+            else ": no person approves it before it goes out, so tell the user at once."
+            if outgoing.oversight.after_scan
+            else "; if not, and listPendingEmails shows it waiting for approval, withdraw it with cancelPendingEmail."
+        )
     )
     return answer
 

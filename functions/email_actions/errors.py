@@ -46,7 +46,7 @@ class MailboxRequiredError(InvalidInputError):
 
     code = "mailbox_required"
 
-    def __init__(self, message: str, *, choices: list[dict[str, str]]) -> None:
+    def __init__(self, message: str, *, choices: list[dict[str, object]]) -> None:
         super().__init__(message, fields=["mailbox_id"])
         self.choices = choices
 

@@ -243,8 +243,11 @@ class MultiMailClient:
         return self._call("POST", path, meanings=_CANCEL_ERRORS)
 
     def list_mailboxes(self) -> dict[str, Any]:
-        """{mailboxes: [{id, address, oversight_mode, ...}]}: the mailboxes the key may see (read scope)."""
-        return self._call("GET", "/v1/mailboxes")
+        """{mailboxes: [{id, address, oversight_mode, ...}]}: the mailboxes the key may see (read scope).
+
+        A side read (the default mailbox, the oversight mode that words an answer): the audit line keeps
+        the status of the action's own request."""
+        return self._call("GET", "/v1/mailboxes", audited=False)
 
     def get_account(self) -> dict[str, Any]:
         """{plan, monthly_email_quota, emails_sent_this_month, sending_disabled, sending_disabled_reason, ...}."""
@@ -264,6 +267,7 @@ class MultiMailClient:
         query: Mapping[str, str | int] | None = None,
         body: Mapping[str, Any] | None = None,
         meanings: Mapping[int, _Meaning] | None = None,
+        audited: bool = True,
     ) -> dict[str, Any]:
         url = self._base_url + path + (f"?{urlencode(query)}" if query else "")
         encoded = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
@@ -284,7 +288,8 @@ class MultiMailClient:
                 if is_write or last_attempt or not self._pause(0.1 * attempt):
                     raise _unanswered(fault.reason, is_write) from None
                 continue
-            self._on_status(status)
+            if audited:
+                self._on_status(status)
             if status == 401 and not refreshed:
                 refreshed = True
                 fresh = self._keys.refresh_after_rejection(key)
@@ -397,6 +402,11 @@ def _seg(value: str, field: str) -> str:
             fields=[field],
         )
     return quote(value, safe="")
+
+
+def is_path_segment(value: str) -> bool:
+    """Whether `_seg` would take `value` (a discovered mailbox id is kept only if it would)."""
+    return _PATH_SEGMENT.fullmatch(value) is not None and bool(value.strip("."))
 
 
 def _retry_after(headers: Mapping[str, str]) -> int | None:
@@ -559,8 +569,7 @@ _REPLY_ERRORS: dict[int, _Meaning] = {
     409: (
         DuplicateReplyError,
         "MultiMail already queued a reply with this same text to this email within the last 60 seconds, so it "
-        "did not queue it again. The earlier reply stands and awaits approval: do NOT reply again. "
-        "listPendingEmails shows it.",
+        "did not queue it again: do NOT reply again now. listPendingEmails shows the earlier reply while it waits.",
     ),
 }
 _CANCEL_ERRORS: dict[int, _Meaning] = {

@@ -25,6 +25,7 @@ from devtools.multimail_standin import (
     INVOICE_EMAIL_ID,
     INVOICE_FOLLOWUP_EMAIL_ID,
     MEETING_EMAIL_ID,
+    Mailbox,
     StandIn,
 )
 from tests.contract.contract import check_response, documented_statuses, mock_request, template_of
@@ -286,3 +287,18 @@ def test_the_scenario_met_every_documented_status_of_every_operation(scenario: C
     # THEN every documented status was met, and nothing else
     assert missing == set()
     assert undocumented == set()
+
+
+def test_a_listing_with_a_soft_deleted_mailbox_in_every_mode_fits_the_contract() -> None:
+    # GIVEN mailboxes in every mode, one of them soft-deleted
+    with StandIn(oversight_mode="monitored") as standin:
+        api = ContractClient(standin)
+        for mode in ("read_only", "gated_all", "autonomous"):
+            standin.add_mailbox(Mailbox(id=f"mbx_{mode}", address=f"{mode}@standin.multimail.local", display_name=mode))
+            standin.set_oversight_mode(f"mbx_{mode}", mode)
+        standin.soft_delete_mailbox("mbx_read_only")
+        # WHEN the mailboxes are listed THEN the answer fits the contract (ContractClient checks it)
+        listed = api("GET", "/v1/mailboxes")
+    modes = {m["id"]: (m["oversight_mode"], m["is_active"]) for m in listed.json["mailboxes"]}
+    assert modes["mbx_read_only"] == ("read_only", 0)
+    assert modes[AGENT_MAILBOX_ID] == ("monitored", 1)

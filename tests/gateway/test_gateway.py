@@ -22,7 +22,7 @@ from devtools.mcp_server.invocation import (
 )
 from devtools.multimail_standin import AGENT_MAILBOX_ID, INVOICE_EMAIL_ID, StandIn
 from email_actions import gateway
-from tests.conftest import check_bedrock_response, load_event
+from tests.conftest import check_bedrock_response, load_event, mail_requests
 from tests.gateway.conftest import as_answer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_a_tool_call_answers_with_the_use_case_answer(function_env: StandIn) -> 
     assert answer.body["count"] == 2
     assert "untrusted" in answer.body["emails"][0]
     # AND MultiMail got the limit as Bedrock would have sent it
-    assert function_env.requests[-1].query["limit"] == "2"
+    assert mail_requests(function_env)[-1].query["limit"] == "2"
 
 
 def test_the_tool_name_works_with_or_without_the_target_prefix(function_env: StandIn) -> None:
@@ -87,7 +87,7 @@ def test_null_means_not_given(function_env: StandIn) -> None:
     # THEN the defaults apply: the default mailbox, 10 emails
     assert answer.status == 200
     assert answer.body["mailbox_id"] == AGENT_MAILBOX_ID
-    assert function_env.requests[-1].query["limit"] == "10"
+    assert mail_requests(function_env)[-1].query["limit"] == "10"
 
 
 # -- malformed calls: a well-formed error result, and nothing reaches MultiMail ---------------------

@@ -8,7 +8,13 @@ sessions (a gateway names no conversation), and malformed Bedrock envelopes.
 
 from __future__ import annotations
 
-from tests.integration import test_actions, test_errors, test_exactly_once, test_status_and_scheduling
+from tests.integration import (
+    test_actions,
+    test_errors,
+    test_exactly_once,
+    test_oversight_modes,
+    test_status_and_scheduling,
+)
 
 # About the Bedrock event itself, or not calling through `invoke`: they stay on the Bedrock path only.
 BEDROCK_ONLY = {
@@ -20,7 +26,7 @@ BEDROCK_ONLY = {
 }
 
 # Every other use-case test of tests/integration is collected here, so a new one runs on both paths.
-for _module in (test_actions, test_errors, test_exactly_once, test_status_and_scheduling):
+for _module in (test_actions, test_errors, test_exactly_once, test_oversight_modes, test_status_and_scheduling):
     for _name, _test in vars(_module).items():
         if _name.startswith("test_") and callable(_test) and _name not in BEDROCK_ONLY:
             globals()[_name] = _test

@@ -77,12 +77,14 @@ ACTION_PATHS: dict[tuple[str, str], re.Pattern[str]] = {
     (method, api_path): re.compile(pattern.replace("{}", _SEGMENT))
     for (method, api_path), pattern in {
         # A repeated send or reply also reads its earlier twin, to report that email's current status.
-        ("POST", "/send"): r"^/v1/mailboxes/{}/(send|emails/{})$",
-        ("POST", "/reply"): r"^/v1/mailboxes/{}/(reply/{}|emails/{})$",
-        ("GET", "/inbox"): r"^/v1/mailboxes/{}/emails$",
-        ("GET", "/emails/{email_id}"): r"^/v1/mailboxes/{}/emails/{}$",
-        ("GET", "/pending"): r"^/v1/mailboxes/{}/emails$",
-        ("POST", "/pending/{email_id}/cancel"): r"^/v1/mailboxes/{}/emails/{}/cancel$",
+        # The mailbox list (no model value in its path) gives the default mailbox and the oversight mode
+        # that send, reply, inbox, pending and cancel answers are worded by.
+        ("POST", "/send"): r"^/v1/mailboxes(/{}/(send|emails/{}))?$",
+        ("POST", "/reply"): r"^/v1/mailboxes(/{}/(reply/{}|emails/{}))?$",
+        ("GET", "/inbox"): r"^/v1/mailboxes(/{}/emails)?$",
+        ("GET", "/emails/{email_id}"): r"^/v1/mailboxes(/{}/emails/{})?$",
+        ("GET", "/pending"): r"^/v1/mailboxes(/{}/emails)?$",
+        ("POST", "/pending/{email_id}/cancel"): r"^/v1/mailboxes(/{}/emails/{}/cancel)?$",
         # The status reads the mailbox list, the account and today's usage: no path takes a model's value.
         ("GET", "/mailbox"): r"^/v1/(mailboxes|account|usage)$",
     }.items()

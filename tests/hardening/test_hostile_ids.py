@@ -184,8 +184,9 @@ def test_the_real_mailbox_id_still_reaches_its_endpoint(harness: Harness, action
         event = with_body(event, body=f"Hostile ids control {marker}")
     # WHEN the agent calls
     run = harness.run(event)
-    # THEN every request went to a path under that mailbox, and a send or reply went out
-    paths = received_paths(harness.standin)
+    # THEN every request went to a path under that mailbox (beside the mailbox list, read for the oversight
+    # mode), and a send or reply went out
+    paths = [path for path in received_paths(harness.standin) if path != "/v1/mailboxes"]
     assert paths
     assert all(path.startswith(f"/v1/mailboxes/{AGENT_MAILBOX_ID}/") for path in paths), paths
     if action in ("send", "reply"):

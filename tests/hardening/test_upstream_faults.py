@@ -41,7 +41,8 @@ def new_marker() -> str:
 
 
 def gets(h: Harness) -> int:
-    return sum(1 for r in h.standin.requests if r.method == "GET")
+    """The action's own reads: the mailbox list (read for the oversight mode, beside the action) aside."""
+    return sum(1 for r in h.standin.requests if r.method == "GET" and r.path != "/v1/mailboxes")
 
 
 def posts(h: Harness) -> int:

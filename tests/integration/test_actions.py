@@ -12,7 +12,7 @@ from devtools.multimail_standin import (
     Faults,
     StandIn,
 )
-from tests.conftest import Invoke, load_event, with_body, with_params
+from tests.conftest import Invoke, load_event, mail_requests, with_body, with_params
 
 # The send fixture's key (agent, session, action, mailbox, content: see operation_key), pinned on purpose:
 # a change to the derivation would let a retry that spans a deploy send the same email twice.
@@ -30,7 +30,7 @@ ANY_KEY = _AnyKey()
 
 
 def only_request(standin: StandIn, method: str) -> dict[str, object]:
-    matching = [r for r in standin.requests if r.method == method]
+    matching = [r for r in mail_requests(standin) if r.method == method]
     assert len(matching) == 1, [f"{r.method} {r.path}" for r in standin.requests]
     request = matching[0]
     return {"path": request.path, "auth": request.header("Authorization"), "json": request.json, "query": request.query}
@@ -159,7 +159,7 @@ def test_inbox_pages_with_multimails_cursor(invoke: Invoke, function_env: StandI
         "emails": [{"id": "em_1", "from": "a@example.com", "to": [], "subject": "Hi", "status": "unread"}],
         "cursor": "1732000000000",
     }
-    function_env.inject_fault(Faults.status(200, json.dumps(page)), method="GET", times=2)
+    function_env.inject_fault(Faults.status(200, json.dumps(page)), method="GET", times=2, path_contains="/emails")
     first = invoke(with_params(load_event("inbox"), limit="1"))
     # THEN the answer carries that cursor and says how to use it
     assert first.body["next_cursor"] == "1732000000000"
@@ -184,10 +184,10 @@ def test_inbox_status_filter_takes_only_multimails_values(invoke: Invoke, functi
     refused = [invoke(with_params(load_event("inbox"), status=value)) for value in ("pending_scan", "sent")]
     # THEN the first reaches MultiMail unchanged, the others never do
     assert accepted.status == 200
-    assert function_env.requests[-1].query["status"] == "pending_send_approval"
+    assert mail_requests(function_env)[-1].query["status"] == "pending_send_approval"
     assert [a.status for a in refused] == [400, 400]
     assert [a.body["fields"] for a in refused] == [["status"], ["status"]]
-    assert len(function_env.requests) == 1
+    assert len(mail_requests(function_env)) == 1
 
 
 def test_read_email_returns_the_body_as_untrusted_content(invoke: Invoke, function_env: StandIn) -> None:
@@ -313,4 +313,4 @@ def test_cancel_after_approval_is_a_conflict_the_model_understands(invoke: Invok
 def test_explicit_mailbox_overrides_the_default(invoke: Invoke, function_env: StandIn) -> None:
     answer = invoke(with_params(load_event("inbox"), mailbox_id="mbx_colleague"))
     assert answer.body["mailbox_id"] == "mbx_colleague"
-    assert function_env.requests[-1].path == "/v1/mailboxes/mbx_colleague/emails"
+    assert mail_requests(function_env)[-1].path == "/v1/mailboxes/mbx_colleague/emails"

@@ -210,7 +210,10 @@ def test_invoke_in_real_mode_uses_the_callers_environment(
     # THEN the event went to the caller's MultiMail with the caller's secret: no stand-in of its own
     captured = capsys.readouterr()
     assert code == 0
-    assert [(r.method, r.path) for r in function_env.requests] == [("GET", f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails")]
+    assert [(r.method, r.path) for r in function_env.requests] == [
+        ("GET", f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails"),
+        ("GET", "/v1/mailboxes"),  # the oversight mode, for the inbox's words
+    ]
     assert f"real: {function_env.base_url}" in captured.err
     assert "no stand-in, no moto" in captured.err
     _, body = _documents(captured.out)

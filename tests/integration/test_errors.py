@@ -14,7 +14,7 @@ from devtools.multimail_standin import (
     Faults,
     StandIn,
 )
-from tests.conftest import Invoke, load_event, reset_function_state, with_params
+from tests.conftest import Invoke, load_event, mail_requests, reset_function_state, with_params
 
 BAD_INPUT = {
     # fixture: (status, field the answer must name, words the answer must contain)
@@ -187,7 +187,7 @@ def test_server_error_on_read_is_retried(invoke: Invoke, standin: StandIn) -> No
     standin.inject_fault(Faults.status(500, body='{"error": "boom"}'))
     answer = invoke(load_event("inbox"))
     assert answer.status == 200
-    assert len(standin.requests) == 2
+    assert len(mail_requests(standin)) == 2
 
 
 def test_read_timeout_on_send_ends_within_budget_and_warns_not_to_resend(invoke: Invoke, standin: StandIn) -> None:
@@ -223,10 +223,11 @@ def test_without_a_default_mailbox_several_mailboxes_are_offered_as_choices(
     assert (answer.status, answer.body["error"]) == (400, "mailbox_required")
     assert answer.body["fields"] == ["mailbox_id"]
     assert answer.body["mailboxes"] == [
-        {"id": AGENT_MAILBOX_ID, "address": AGENT_ADDRESS},
-        {"id": COLLEAGUE_MAILBOX_ID, "address": COLLEAGUE_ADDRESS},
+        {"id": AGENT_MAILBOX_ID, "untrusted": {"address": AGENT_ADDRESS}},
+        {"id": COLLEAGUE_MAILBOX_ID, "untrusted": {"address": COLLEAGUE_ADDRESS}},
     ]
-    assert f"{AGENT_MAILBOX_ID} ({AGENT_ADDRESS})" in answer.message
+    assert f"{AGENT_MAILBOX_ID}, {COLLEAGUE_MAILBOX_ID}" in answer.message
+    assert AGENT_ADDRESS not in answer.message  # third-party text: only under untrusted
     assert [(r.method, r.path) for r in standin.requests] == [("GET", "/v1/mailboxes")]
     # AND naming one works
     assert invoke(with_params(load_event("inbox"), mailbox_id=AGENT_MAILBOX_ID)).status == 200

@@ -17,7 +17,7 @@ from email_actions.errors import DuplicateInProgressError
 from email_actions.idempotency import RECORD_WINDOW_SECONDS, DynamoDBOnceGuard
 from email_actions.models import SendEmailRequest
 from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
-from tests.conftest import TABLE, Invoke, load_event, outbound, reset_function_state, with_body
+from tests.conftest import TABLE, Invoke, load_event, mail_requests, outbound, reset_function_state, with_body
 
 
 def create_table() -> Any:
@@ -103,7 +103,7 @@ def test_reads_leave_no_record(invoke: Invoke, function_env: StandIn, table: Any
     invoke(load_event("inbox"))
     invoke(load_event("inbox"))
     invoke(load_event("read_email"))
-    assert len([r for r in function_env.requests if r.method == "GET"]) == 3
+    assert len([r for r in mail_requests(function_env) if r.method == "GET"]) == 3
     assert table.scan(TableName=TABLE)["Count"] == 0
 
 

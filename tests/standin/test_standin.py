@@ -1148,3 +1148,40 @@ def test_cli_serve_runs_in_the_foreground_until_sigterm() -> None:
     assert base_url.startswith("http://127.0.0.1:")
     assert [m["id"] for m in mailboxes] == [AGENT_MAILBOX_ID, COLLEAGUE_MAILBOX_ID]
     assert code == 0
+
+
+def test_a_gated_all_mailbox_holds_incoming_mail_until_a_person_releases_it(standin: StandIn) -> None:
+    # GIVEN the colleague's mailbox in gated_all, and an autonomous agent mailbox that writes to it
+    standin.set_oversight_mode(COLLEAGUE_MAILBOX_ID, "gated_all")
+    standin.set_oversight_mode(AGENT_MAILBOX_ID, "autonomous")
+    # WHEN the agent's email is sent and lands there
+    answer = send(standin, to=[COLLEAGUE_ADDRESS]).json
+    standin.finish_scans()
+    # THEN it waits for release as pending_inbound_approval, and a person's decision releases it
+    (held,) = standin.emails(COLLEAGUE_MAILBOX_ID)
+    assert (held.thread_id, held.status) == (answer["thread_id"], "pending_inbound_approval")
+    decided = call(
+        standin, "POST", "/v1/oversight/decide", key="oversight", body={"email_id": held.id, "action": "approve"}
+    )
+    assert decided.status == 200
+    assert standin.email(held.id).status == "unread"
+
+
+def test_a_soft_deleted_mailbox_is_listed_inactive_and_cannot_be_used(standin: StandIn) -> None:
+    # GIVEN the colleague's mailbox soft-deleted
+    standin.soft_delete_mailbox(COLLEAGUE_MAILBOX_ID)
+    # WHEN the mailboxes are listed and the deleted one is read
+    listed = {m["id"]: m for m in call(standin, "GET", "/v1/mailboxes").json["mailboxes"]}
+    read = call(standin, "GET", f"/v1/mailboxes/{COLLEAGUE_MAILBOX_ID}/emails")
+    # THEN it is listed with is_active 0 (the spec's soft delete), with the additive fields, and is not found
+    assert listed[COLLEAGUE_MAILBOX_ID]["is_active"] == 0
+    assert listed[AGENT_MAILBOX_ID]["is_active"] == 1
+    assert {"mcp_configured", "default_gate_timing"} <= set(listed[AGENT_MAILBOX_ID])
+    assert read.status == 404
+
+
+@pytest.mark.parametrize("mode", ["read_only", "gated_all", "gated_send", "monitored", "autonomous"])
+def test_the_agent_mailbox_starts_in_the_mode_asked_for(mode: str) -> None:
+    with StandIn(oversight_mode=mode) as server:
+        (agent,) = [m for m in call(server, "GET", "/v1/mailboxes").json["mailboxes"] if m["id"] == AGENT_MAILBOX_ID]
+        assert agent["oversight_mode"] == mode

@@ -14,7 +14,6 @@ from email_actions.email_service import (
     SCAN_SWEEP,
     UNTRUSTED_NOTICE,
     Caller,
-    DefaultMailbox,
     EmailService,
     successor_key,
 )
@@ -27,6 +26,7 @@ from email_actions.models import (
     ReplyRequest,
     SendEmailRequest,
 )
+from email_actions.oversight import DefaultMailbox
 
 
 @dataclass
@@ -36,7 +36,12 @@ class FakeMailApi:
 
     pages: list[dict[str, Any]] = field(default_factory=list)
     email: dict[str, Any] = field(default_factory=dict)
-    mailboxes: list[dict[str, Any]] = field(default_factory=list)
+    # GET /v1/mailboxes: the tests' mailbox "mbx", in MultiMail's default mode unless a test says otherwise
+    mailboxes: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"id": "mbx", "address": "agent@x.example", "oversight_mode": "gated_send", "is_active": 1}
+        ]
+    )
     calls: list[tuple[str, str, dict[str, Any] | None]] = field(default_factory=list)
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # email id -> the email as MultiMail has it
     keys: dict[str, str] = field(default_factory=dict)  # idempotency key -> email id
@@ -140,7 +145,7 @@ def test_pending_uses_only_accepted_filters_and_finds_mail_still_in_its_scan() -
     # WHEN the agent lists what is pending
     answer = EmailService(api, "mbx").pending(ListPendingRequest(limit=10))
     # THEN MultiMail was asked with pending_send_approval, then without any status (never pending_scan)
-    assert [call[2] for call in api.calls] == [
+    assert [call[2] for call in api.calls if call[0] == "list_emails"] == [
         {"status": "pending_send_approval", "direction": "outbound", "limit": 10},
         {"direction": "outbound", "limit": SCAN_SWEEP},
     ]
@@ -248,7 +253,10 @@ def test_many_mailboxes_are_offered_bounded() -> None:
     with pytest.raises(MailboxRequiredError) as raised:
         EmailService(api, None).mailbox(None)
     assert len(raised.value.details()["mailboxes"]) == 10  # type: ignore[arg-type]
-    assert "mbx_0 (a0@x.example)" in raised.value.message
+    offered = raised.value.details()["mailboxes"]
+    assert offered[0] == {"id": "mbx_0", "untrusted": {"address": "a0@x.example"}}  # type: ignore[index]
+    assert "mbx_0, mbx_1" in raised.value.message
+    assert "a0@x.example" not in raised.value.message  # addresses are third-party text: only under untrusted
     assert "and 15 more" in raised.value.message
     assert raised.value.status_code == 400
 

@@ -33,12 +33,14 @@ from email_actions.errors import (
 from email_actions.models import (
     CancelEmailRequest,
     GetMailboxStatusRequest,
+    GetThreadRequest,
     ListInboxRequest,
     ListPendingRequest,
     ReadEmailRequest,
     ReplyRequest,
     SendEmailRequest,
 )
+from email_actions.multimail import is_path_segment
 from email_actions.oversight import NOT_READ, READ_ONLY_REFUSAL, DefaultMailbox, Oversight
 
 BODY_PAGE_CHARS = 8_000  # the most characters of a body in one answer, even when more would fit
@@ -47,6 +49,9 @@ ADDRESSES_SHOWN = 10  # per field of a read email; a summary shows three
 LOOKALIKES_SHOWN = 10
 # The newest outbound emails looked through for ones still in their scan (see EmailService.pending).
 SCAN_SWEEP = 20
+THREAD_BODIES_READ = 3  # the newest emails of a thread read with their bodies: the rest are summaries
+THREAD_BODY_CHARS = 6_000  # the most of one body a thread answer shows
+THREAD_NOTE_COST = 200  # room kept for a note about a cut body or left-out emails
 # How many earlier twins of one send (each cancelled, rejected or failed) a repeat looks past.
 DEAD_TWINS_FOLLOWED = 20
 
@@ -108,6 +113,7 @@ class MailApi(Protocol):
     def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]: ...
     def list_emails(self, mailbox_id: str, query: Mapping[str, str | int]) -> dict[str, Any]: ...
     def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]: ...
+    def get_thread(self, mailbox_id: str, thread_id: str) -> dict[str, Any]: ...
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]: ...
     def list_mailboxes(self) -> dict[str, Any]: ...
     def get_account(self) -> dict[str, Any]: ...
@@ -363,6 +369,24 @@ class EmailService:
             page = page[: len(page) // 2]
             answer = _read_answer(mailbox, details, body, page, body_offset)
         return answer
+
+    def thread(self, request: GetThreadRequest) -> dict[str, Any]:
+        """A conversation, oldest first: every email's summary, the newest few with their bodies.
+
+        MultiMail's thread endpoint gives no bodies, so the newest THREAD_BODIES_READ emails are read
+        one by one; the answer budget goes to the newest body first, and anything cut says how to read it.
+        """
+        mailbox = self.mailbox(request.mailbox_id)
+        thread = self._api.get_thread(mailbox, request.thread_id)
+        entries = sorted(_items(thread), key=lambda entry: _text(entry.get("received_at")))
+        summaries = [_summary(entry) for entry in entries]
+        for summary in summaries:  # the spec's thread entries carry no thread_id: the answer names it once
+            summary.pop("thread_id", None)
+        bodies: dict[str, str] = {}
+        for summary in reversed(summaries[-THREAD_BODIES_READ:]):
+            if is_path_segment(summary["id"]):
+                bodies[summary["id"]] = _text(self._api.get_email(mailbox, summary["id"]).get("markdown"))
+        return _thread_answer(mailbox, request.thread_id, thread, summaries, bodies)
 
     def pending(self, request: ListPendingRequest) -> dict[str, Any]:
         """Outbound emails waiting for a human, or still in their scan, read with the mailbox's key.
@@ -715,6 +739,64 @@ def _fit_list(answer: dict[str, Any]) -> dict[str, Any]:
         f"Only {len(emails)} email(s) fit in one answer; more were found. Call again with limit={max(len(emails), 1)} "
         "and then follow next_cursor to page through the rest."
     )
+    return answer
+
+
+# -- thread answers -----------------------------------------------------------------------------
+
+
+def _thread_answer(
+    mailbox: str,
+    thread_id: str,
+    thread: Mapping[str, Any],
+    summaries: list[dict[str, Any]],
+    bodies: Mapping[str, str],
+) -> dict[str, Any]:
+    """The thread within budget: the oldest summaries go first if even they do not fit, then bodies are
+    given the room left, newest first, each cut where it must be with the readEmail call that continues it."""
+    total = len(summaries)
+    participants, participant_count = _addresses(thread.get("participants"), ADDRESSES_SHOWN)
+    answer: dict[str, Any] = {
+        "mailbox_id": mailbox,
+        "thread_id": _ours(thread.get("thread_id")) or thread_id,
+        "message_count": total,
+        "last_activity": _ours(thread.get("last_activity")) or None,
+        "has_unanswered_inbound": _flag(thread.get("has_unanswered_inbound")),
+        "emails": summaries,
+        "untrusted": {"participants": participants},
+        "notice": UNTRUSTED_NOTICE,
+        "message": "",
+    }
+    if participant_count > len(participants):
+        answer["participant_count"] = participant_count
+    reserve = THREAD_NOTE_COST * (len(bodies) + 1)  # the notes said about cut bodies and left-out emails
+    while summaries and cost(answer) + reserve > ANSWER_BUDGET:
+        summaries.pop(0)
+    left_out = total - len(summaries)
+    room = max(ANSWER_BUDGET - cost(answer) - reserve, 0)
+    for summary in reversed(summaries):
+        body = bodies.get(summary["id"])
+        if body is None:
+            continue
+        window = neutralise(body[:THREAD_BODY_CHARS], multiline=True)
+        shown = window[: fitting_end(window, 0, room)]
+        room -= cost(shown)
+        summary["untrusted"]["body"] = shown
+        summary["body_characters"] = len(body)
+        if len(shown) < len(body):
+            summary["body_truncated"] = True
+            summary["read_more"] = f"readEmail with email_id={summary['id']!r} and body_offset={len(shown)}"
+    read = sum(1 for summary in summaries if "body" in summary["untrusted"])
+    words = f"{total} email(s) in this conversation, oldest first; the newest {read} with their text. "
+    if left_out:
+        words += f"The {left_out} oldest did not fit and are left out; ask the user which to read. "
+    words += (
+        "Read any other email in full with readEmail and its id; a cut body says where to continue. "
+        "Ground a reply in the whole conversation, and reply to the newest inbound email with replyToEmail."
+    )
+    answer["message"] = words
+    if left_out:
+        answer["left_out"] = left_out
     return answer
 
 

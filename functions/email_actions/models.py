@@ -387,3 +387,10 @@ class GetMailboxStatusRequest(_Request):
     """Which mailbox's situation to report."""
 
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+
+
+class GetThreadRequest(_Request):
+    """Which conversation to read."""
+
+    thread_id: str = Field(pattern=ID_PATTERN, description="The conversation's thread_id, from readEmail or listInbox.")
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)

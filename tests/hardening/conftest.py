@@ -84,6 +84,8 @@ ACTION_PATHS: dict[tuple[str, str], re.Pattern[str]] = {
         ("GET", "/inbox"): r"^/v1/mailboxes(/{}/emails)?$",
         ("GET", "/emails/{email_id}"): r"^/v1/mailboxes(/{}/emails/{})?$",
         ("GET", "/pending"): r"^/v1/mailboxes(/{}/emails)?$",
+        # A thread also reads its newest emails one by one: the thread endpoint gives no bodies.
+        ("GET", "/threads/{thread_id}"): r"^/v1/mailboxes(/{}/(threads/{}|emails/{}))?$",
         ("POST", "/pending/{email_id}/cancel"): r"^/v1/mailboxes(/{}/emails/{}/cancel)?$",
         # The status reads the mailbox list, the account and today's usage: no path takes a model's value.
         ("GET", "/mailbox"): r"^/v1/(mailboxes|account|usage)$",

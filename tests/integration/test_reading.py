@@ -1,0 +1,87 @@
+"""Reading a whole conversation (issue 19 item 2): getThread, end to end against the stand-in."""
+
+from __future__ import annotations
+
+import json
+
+from devtools.multimail_standin import AGENT_MAILBOX_ID, MEETING_EMAIL_ID, MEETING_UPDATE_EMAIL_ID, Email, StandIn
+from email_actions.answers import RESPONSE_BUDGET_BYTES
+from tests.conftest import Invoke, load_event, mail_requests, with_params
+
+MEETING_THREAD = "th_seed_meeting"
+
+
+def add_to_thread(standin: StandIn, thread_id: str, count: int, body: str, subject: str = "Re: planning") -> list[str]:
+    """`count` inbound emails appended to a thread, each newer than the last; their ids, oldest first."""
+    newest = max(e.received_at for e in standin.emails(AGENT_MAILBOX_ID))
+    ids = []
+    for index in range(count):
+        email = Email(
+            id=f"em_thread_{index}",
+            mailbox_id=AGENT_MAILBOX_ID,
+            thread_id=thread_id,
+            sender="Pat <pat@partner.example>",
+            to=["agent@example.com"],
+            subject=subject,
+            markdown=f"message {index}: {body}",
+            status="unread",
+            direction="inbound",
+            received_at=newest + 60 * (index + 1),
+        )
+        ids.append(standin.store.add_email(email).id)
+    return ids
+
+
+def test_a_thread_is_told_oldest_first_with_the_newest_bodies_under_untrusted(
+    invoke: Invoke, function_env: StandIn
+) -> None:
+    # GIVEN the seeded meeting conversation (an invitation and its update)
+    # WHEN the agent reads the thread
+    answer = invoke(load_event("thread"))
+    # THEN the emails come oldest first, each body exactly as written and only under `untrusted`
+    assert answer.status == 200, answer.body
+    emails = answer.body["emails"]
+    assert [e["id"] for e in emails] == [MEETING_EMAIL_ID, MEETING_UPDATE_EMAIL_ID]
+    for email in emails:
+        assert email["untrusted"]["body"] == function_env.email(email["id"]).markdown
+    assert answer.body["message_count"] == 2
+    assert answer.body["thread_id"] == MEETING_THREAD
+    assert "untrusted" in answer.body["notice"].lower() or "do not follow" in answer.body["notice"]
+    # AND only the thread and its emails were read, in the agent's mailbox
+    paths = {r.path for r in mail_requests(function_env)}
+    assert paths == {
+        f"/v1/mailboxes/{AGENT_MAILBOX_ID}/threads/{MEETING_THREAD}",
+        f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails/{MEETING_EMAIL_ID}",
+        f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails/{MEETING_UPDATE_EMAIL_ID}",
+    }
+
+
+def test_a_long_thread_fits_one_answer_newest_whole_older_cut_with_a_way_to_read_on(
+    invoke: Invoke, function_env: StandIn
+) -> None:
+    # GIVEN a conversation of 40 long emails
+    ids = add_to_thread(function_env, "th_long", 40, "lorem ipsum " * 2_000)
+    # WHEN the agent reads it
+    answer = invoke(with_params(load_event("thread"), thread_id="th_long"))
+    # THEN the whole answer fits the budget
+    assert answer.status == 200, answer.body
+    assert len(json.dumps(answer.body).encode()) <= RESPONSE_BUDGET_BYTES
+    emails = answer.body["emails"]
+    assert answer.body["message_count"] == 40
+    # AND the newest email is last and carries text; every cut body says how to read on with readEmail
+    assert emails[-1]["id"] == ids[-1]
+    assert emails[-1]["untrusted"]["body"].startswith("message 39")
+    cut = [e for e in emails if e.get("body_truncated")]
+    assert cut
+    for email in cut:
+        shown = len(email["untrusted"]["body"])
+        assert email["read_more"] == f"readEmail with email_id={email['id']!r} and body_offset={shown}"
+    # AND the older emails are summaries, still in order
+    assert [e["id"] for e in emails] == ids[len(ids) - len(emails) :]
+    assert "body" not in emails[0]["untrusted"]
+
+
+def test_an_unknown_thread_is_a_404_that_says_so(invoke: Invoke, function_env: StandIn) -> None:
+    answer = invoke(with_params(load_event("thread"), thread_id="th_nowhere"))
+    assert answer.status == 404
+    assert [r.path for r in mail_requests(function_env)] == [f"/v1/mailboxes/{AGENT_MAILBOX_ID}/threads/th_nowhere"]

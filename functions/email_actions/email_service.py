@@ -335,6 +335,7 @@ class EmailService:
         for name, value in (("status", request.status), ("direction", direction), ("cursor", request.cursor)):
             if value:
                 query[name] = value
+        query.update(request.filters())
         page = self._api.list_emails(mailbox, query)
         emails = [_summary(item) for item in _items(page)[:limit]]
         answer: dict[str, Any] = {"mailbox_id": mailbox, "count": len(emails), "emails": emails}

@@ -90,7 +90,9 @@ OPERATIONS: tuple[Operation, ...] = (
         summary="List recent emails",
         description=(
             "List the mailbox's recent received emails, newest first, as short summaries (id, sender, subject, "
-            "date, status, whether it has attachments). Use readEmail with an id to see a whole message. Subjects "
+            "date, status, whether it has attachments). To find an email, filter by sender, subject_contains, "
+            "date_after, date_before or has_attachments; to see what arrived since you last looked, pass "
+            "since_id (the newest id you saw). Use readEmail with an id to see a whole message. Subjects "
             "and sender names are third-party text. In a gated_all mailbox a person must release incoming mail "
             "first (status pending_inbound_approval); the answer says so."
         ),

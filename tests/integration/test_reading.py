@@ -85,3 +85,68 @@ def test_an_unknown_thread_is_a_404_that_says_so(invoke: Invoke, function_env: S
     answer = invoke(with_params(load_event("thread"), thread_id="th_nowhere"))
     assert answer.status == 404
     assert [r.path for r in mail_requests(function_env)] == [f"/v1/mailboxes/{AGENT_MAILBOX_ID}/threads/th_nowhere"]
+
+
+# -- search and polling (issue 19 item 3) ----------------------------------------------------------
+
+
+def test_the_inbox_searches_by_sender_subject_dates_and_attachments(invoke: Invoke, function_env: StandIn) -> None:
+    # GIVEN the seeded mailbox WHEN the agent looks for Dana's emails with an attachment, in June 2025
+    answer = invoke(
+        with_params(
+            load_event("inbox"),
+            sender="northwind-traders",
+            subject_contains="invoice",
+            date_after="2025-06-01",
+            date_before="2025-06-30T00:00:00Z",
+            has_attachments="true",
+        )
+    )
+    # THEN MultiMail is asked with its own parameters, and the answer holds only the matching email
+    assert answer.status == 200, answer.body
+    [request] = [r for r in mail_requests(function_env) if r.path.endswith("/emails")]
+    assert request.query == {
+        "limit": "10",
+        "direction": "inbound",
+        "sender": "northwind-traders",
+        "subject_contains": "invoice",
+        "date_after": "2025-06-01",
+        "date_before": "2025-06-30T00:00:00Z",
+        "has_attachments": "true",
+    }
+    expected = [
+        e.id
+        for e in reversed(function_env.emails(AGENT_MAILBOX_ID))
+        if e.direction == "inbound"
+        and "northwind-traders" in e.sender
+        and "invoice" in e.subject.lower()
+        and e.attachments
+    ]
+    assert expected
+    assert [e["id"] for e in answer.body["emails"]] == expected
+
+
+def test_since_id_lists_only_what_arrived_after_it(invoke: Invoke, function_env: StandIn) -> None:
+    # GIVEN the newest email the agent saw, and two that arrive after it
+    newest = invoke(with_params(load_event("inbox"), limit="1")).body["emails"][0]["id"]
+    arrived = add_to_thread(function_env, "th_new", 2, "hello")
+    # WHEN the agent asks what arrived since
+    answer = invoke(with_params(load_event("inbox"), since_id=newest))
+    # THEN it gets exactly those, newest first
+    assert [e["id"] for e in answer.body["emails"]] == list(reversed(arrived))
+
+
+def test_bad_search_values_are_refused_before_multimail(invoke: Invoke, function_env: StandIn) -> None:
+    for params in (
+        {"date_after": "last week"},
+        {"date_after": "2025-02-30"},
+        {"date_after": "2025-06-02", "date_before": "2025-06-01"},
+        {"since_id": "../../account"},
+        {"sender": "a\r\nBcc: x@evil.example"},
+        {"has_attachments": "maybe"},
+    ):
+        function_env.clear_requests()
+        answer = invoke(with_params(load_event("inbox"), **params))
+        assert answer.status == 400, (params, answer.body)
+        assert mail_requests(function_env) == [], params
+        assert any(name in answer.message for name in params), (params, answer.message)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -39,8 +40,9 @@ from email_actions.models import (
     ReadEmailRequest,
     ReplyRequest,
     SendEmailRequest,
+    WaitForEmailRequest,
 )
-from email_actions.multimail import is_path_segment
+from email_actions.multimail import Deadline, is_path_segment
 from email_actions.oversight import NOT_READ, READ_ONLY_REFUSAL, DefaultMailbox, Oversight
 
 BODY_PAGE_CHARS = 8_000  # the most characters of a body in one answer, even when more would fit
@@ -51,6 +53,9 @@ LOOKALIKES_SHOWN = 10
 SCAN_SWEEP = 20
 THREAD_BODIES_READ = 3  # the newest emails of a thread read with their bodies: the rest are summaries
 THREAD_BODY_CHARS = 6_000  # the most of one body a thread answer shows
+WAIT_POLL_SECONDS = 3.0  # between two looks at the inbox while waiting: new mail is seen within seconds
+WAIT_POLL_RESERVE_SECONDS = 1.5  # kept back from the caller's deadline for the last look and the answer
+WAIT_PAGE = 20  # the most new emails one wait returns
 THREAD_NOTE_COST = 200  # room kept for a note about a cut body or left-out emails
 # How many earlier twins of one send (each cancelled, rejected or failed) a repeat looks past.
 DEAD_TWINS_FOLLOWED = 20
@@ -197,9 +202,15 @@ class EmailService:
         caller: Caller | None = None,
         guard: OnceGuard | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        deadline: Deadline | None = None,
+        sleep: Callable[[float], None] | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._api = api
         self._clock = clock
+        self._deadline = deadline  # the caller's time limit: a wait never runs past it
+        self._sleep = sleep  # None: this module's `time`, looked up when the wait runs (tests replace it)
+        self._monotonic = monotonic
         self._default_mailbox = (
             default_mailbox if isinstance(default_mailbox, DefaultMailbox) else DefaultMailbox(default_mailbox)
         )
@@ -388,6 +399,32 @@ class EmailService:
             if is_path_segment(summary["id"]):
                 bodies[summary["id"]] = _text(self._api.get_email(mailbox, summary["id"]).get("markdown"))
         return _thread_answer(mailbox, request.thread_id, thread, summaries, bodies)
+
+    def wait_for_email(self, request: WaitForEmailRequest) -> dict[str, Any]:
+        """New inbound mail, waited for by looking again every few seconds, never past the caller's deadline.
+
+        Without since_id the newest received email now is the mark; anything after it counts as new."""
+        mailbox = self.mailbox(request.mailbox_id)
+        now, sleep = self._monotonic or time.monotonic, self._sleep or time.sleep
+        caller_limit = self._deadline or Deadline.in_seconds(request.timeout_seconds, clock=now)
+        started = now()
+        wait_end = Deadline.in_seconds(request.timeout_seconds, clock=now)
+        since = request.since_id
+        if since is None:
+            newest = _items(self._api.list_emails(mailbox, {"direction": "inbound", "limit": 1}))
+            since = _ours(newest[0].get("id")) if newest else None
+        query: dict[str, str | int] = {"direction": "inbound", "limit": WAIT_PAGE}
+        if since:
+            query["since_id"] = since
+        while True:
+            arrived = _items(self._api.list_emails(mailbox, query))
+            left = min(wait_end.remaining(), caller_limit.remaining() - WAIT_POLL_RESERVE_SECONDS)
+            if arrived or left <= 0:
+                break
+            sleep(min(WAIT_POLL_SECONDS, left))
+        waited = round(now() - started, 1)
+        cut_short = not arrived and wait_end.remaining() > 0
+        return _fit_list(_wait_answer(mailbox, [_summary(item) for item in arrived], since, waited, cut_short))
 
     def pending(self, request: ListPendingRequest) -> dict[str, Any]:
         """Outbound emails waiting for a human, or still in their scan, read with the mailbox's key.
@@ -740,6 +777,37 @@ def _fit_list(answer: dict[str, Any]) -> dict[str, Any]:
         f"Only {len(emails)} email(s) fit in one answer; more were found. Call again with limit={max(len(emails), 1)} "
         "and then follow next_cursor to page through the rest."
     )
+    return answer
+
+
+# -- wait answers -------------------------------------------------------------------------------
+
+
+def _wait_answer(
+    mailbox: str, emails: list[dict[str, Any]], since: str | None, waited: float, cut_short: bool
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "mailbox_id": mailbox,
+        "arrived": bool(emails),
+        "count": len(emails),
+        "emails": emails,
+        "waited_seconds": waited,
+        "since_id": since,
+    }
+    if emails:
+        newest = emails[0]["id"]
+        answer["message"] = (
+            f"{len(emails)} new email(s) arrived, newest first. Read one with readEmail; to wait for more, call "
+            f"waitForEmail with since_id={newest!r}."
+        )
+    else:
+        why = "this call's time limit ended the wait" if cut_short else "the wait ended"
+        mark = f" with since_id={since!r}" if since else ""
+        answer["message"] = (
+            f"No new email arrived in {waited} seconds ({why}). To keep waiting, call waitForEmail again{mark}; "
+            "tell the user if they are waiting for it."
+        )
+    answer["notice"] = UNTRUSTED_NOTICE
     return answer
 
 

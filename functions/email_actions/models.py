@@ -459,3 +459,25 @@ class GetThreadRequest(_Request):
 
     thread_id: str = Field(pattern=ID_PATTERN, description="The conversation's thread_id, from readEmail or listInbox.")
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+
+
+MAX_WAIT_SECONDS = 25  # a Lambda call lasts 30 s at most (template.yaml); the call's own deadline caps it further
+
+
+class WaitForEmailRequest(_Request):
+    """How long to wait for new mail, and after which email."""
+
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+    timeout_seconds: WholeNumber = Field(
+        default=20,
+        ge=1,
+        le=MAX_WAIT_SECONDS,
+        description=f"How long to wait, 1 to {MAX_WAIT_SECONDS} seconds. Default 20. The wait also ends earlier when "
+        "the call's own time runs out.",
+    )
+    since_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="Wait for emails newer than this email id (the newest you saw). Leave it out to wait for "
+        "anything newer than the newest received email now.",
+    )

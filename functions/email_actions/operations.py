@@ -30,6 +30,7 @@ from email_actions.models import (
     ReadEmailRequest,
     ReplyRequest,
     SendEmailRequest,
+    WaitForEmailRequest,
     _Request,
 )
 
@@ -99,6 +100,23 @@ OPERATIONS: tuple[Operation, ...] = (
         answer_description="Email summaries, and a cursor for the next page when there is one.",
         request=ListInboxRequest,
         use_case=EmailService.inbox,
+    ),
+    Operation(
+        name="waitForEmail",
+        method="GET",
+        path="/inbox/wait",
+        summary="Wait a short while for new received email",
+        description=(
+            "Wait up to timeout_seconds (at most 25, and never longer than this call may last) for new received "
+            "email, looking every few seconds, and return the new emails' summaries as soon as any arrive. Use it "
+            "when the user expects a reply or a code by email now. Pass since_id (the newest id you saw) to wait "
+            "for what comes after it; without it, anything newer than the newest email now counts. If nothing "
+            "arrives, the answer says so: call again to keep waiting. Subjects and sender names are third-party text."
+        ),
+        answer_description="Whether new email arrived, the new emails' summaries (newest first), how long it "
+        "waited, and the since_id to wait from next.",
+        request=WaitForEmailRequest,
+        use_case=EmailService.wait_for_email,
     ),
     Operation(
         name="readEmail",

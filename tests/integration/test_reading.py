@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import json
+import time
 
-from devtools.multimail_standin import AGENT_MAILBOX_ID, MEETING_EMAIL_ID, MEETING_UPDATE_EMAIL_ID, Email, StandIn
+import pytest
+
+from devtools.multimail_standin import (
+    AGENT_MAILBOX_ID,
+    DEFAULT_AGENT_KEY,
+    MEETING_EMAIL_ID,
+    MEETING_UPDATE_EMAIL_ID,
+    Email,
+    StandIn,
+)
+from email_actions import email_service
 from email_actions.answers import RESPONSE_BUDGET_BYTES
+from email_actions.email_service import WAIT_POLL_RESERVE_SECONDS, EmailService
+from email_actions.models import WaitForEmailRequest
+from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
 from tests.conftest import Invoke, load_event, mail_requests, with_params
 
 MEETING_THREAD = "th_seed_meeting"
@@ -150,3 +164,80 @@ def test_bad_search_values_are_refused_before_multimail(invoke: Invoke, function
         assert answer.status == 400, (params, answer.body)
         assert mail_requests(function_env) == [], params
         assert any(name in answer.message for name in params), (params, answer.message)
+
+
+# -- waiting for new mail --------------------------------------------------------------------------
+
+
+class ArrivingMail:
+    """email_service's `time` for one test: sleeping moves a virtual clock on, and after the given number of
+    sleeps an email arrives in the stand-in, so nothing depends on the wall clock."""
+
+    def __init__(self, standin: StandIn, arrive_after_sleeps: int | None) -> None:
+        self.standin, self.arrive_after = standin, arrive_after_sleeps
+        self.sleeps: list[float] = []
+        self.arrived: list[str] = []
+        self.time = time.time
+
+    def monotonic(self) -> float:
+        return time.monotonic() + sum(self.sleeps)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if len(self.sleeps) == self.arrive_after:
+            self.arrived = add_to_thread(self.standin, "th_wait", 1, "the code is 4711")
+
+
+def test_wait_for_email_returns_what_arrives_while_it_waits(
+    invoke: Invoke, function_env: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN mail that arrives after the second look
+    arriving = ArrivingMail(function_env, arrive_after_sleeps=2)
+    monkeypatch.setattr(email_service, "time", arriving)
+    # WHEN the agent waits up to 5 seconds (the fixture)
+    answer = invoke(load_event("wait_for_email"))
+    # THEN the new email comes back, with the mark to wait from next
+    assert answer.status == 200, answer.body
+    assert answer.body["arrived"] is True
+    assert [e["id"] for e in answer.body["emails"]] == arriving.arrived
+    assert f"since_id={arriving.arrived[0]!r}" in answer.message
+    assert len(arriving.sleeps) == 2
+    # AND every look asked MultiMail only for what came after the newest email at the start
+    looks = [r for r in mail_requests(function_env) if r.path.endswith("/emails")]
+    assert all(r.query.get("since_id") == looks[1].query["since_id"] for r in looks[1:])
+
+
+def test_wait_for_email_ends_at_its_timeout_and_says_nothing_came(
+    invoke: Invoke, function_env: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no new mail
+    arriving = ArrivingMail(function_env, arrive_after_sleeps=None)
+    monkeypatch.setattr(email_service, "time", arriving)
+    # WHEN the agent waits 10 seconds
+    answer = invoke(with_params(load_event("wait_for_email"), timeout_seconds="10"))
+    # THEN it slept no more than that in total, in a few looks, and says nothing arrived
+    assert answer.body["arrived"] is False
+    assert sum(arriving.sleeps) <= 10
+    assert 2 <= len(arriving.sleeps) <= 5
+    assert "No new email arrived" in answer.message
+
+
+def test_wait_for_email_never_outlasts_the_callers_time(
+    invoke: Invoke, function_env: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a call with 4 seconds left, asked to wait 25 (its clock moves only with its own sleeps)
+    arriving = ArrivingMail(function_env, arrive_after_sleeps=None)
+    monkeypatch.setattr(email_service, "time", arriving)
+    service = EmailService(
+        MultiMailClient(function_env.base_url, ApiKeyProvider("standin", fetch=lambda _id, _force: DEFAULT_AGENT_KEY),
+                        Deadline.in_seconds(4.0, clock=arriving.monotonic)),
+        AGENT_MAILBOX_ID,
+        deadline=Deadline.in_seconds(4.0, clock=arriving.monotonic),
+        sleep=arriving.sleep,
+        monotonic=arriving.monotonic,
+    )  # fmt: skip
+    answer = service.wait_for_email(WaitForEmailRequest(timeout_seconds=25))
+    # THEN it stops in time to answer, and says the call's limit ended it
+    assert sum(arriving.sleeps) <= 4.0 - WAIT_POLL_RESERVE_SECONDS
+    assert answer["arrived"] is False
+    assert "time limit ended the wait" in answer["message"]

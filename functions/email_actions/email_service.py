@@ -414,8 +414,13 @@ class EmailService:
             newest = _items(self._api.list_emails(mailbox, {"direction": "inbound", "limit": 1}))
             since = _ours(newest[0].get("id")) if newest else None
         query: dict[str, str | int] = {"direction": "inbound", "limit": WAIT_PAGE}
-        if since:
-            query["since_id"] = since
+        for name, value in (
+            ("since_id", since),
+            ("sender", request.sender),
+            ("subject_contains", request.subject_contains),
+        ):
+            if value:
+                query[name] = value
         while True:
             arrived = _items(self._api.list_emails(mailbox, query))
             left = min(wait_end.remaining(), caller_limit.remaining() - WAIT_POLL_RESERVE_SECONDS)

@@ -481,3 +481,9 @@ class WaitForEmailRequest(_Request):
         description="Wait for emails newer than this email id (the newest you saw). Leave it out to wait for "
         "anything newer than the newest received email now.",
     )
+    sender: SubjectText | None = Field(
+        default=None, max_length=254, description="Only wait for emails whose sender contains this text."
+    )
+    subject_contains: SubjectText | None = Field(
+        default=None, max_length=200, description="Only wait for emails whose subject contains this text."
+    )

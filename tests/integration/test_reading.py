@@ -207,6 +207,23 @@ def test_wait_for_email_returns_what_arrives_while_it_waits(
     assert all(r.query.get("since_id") == looks[1].query["since_id"] for r in looks[1:])
 
 
+def test_wait_for_email_waits_only_for_the_sender_asked_for(
+    invoke: Invoke, function_env: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN mail from Pat that arrives after the first look
+    arriving = ArrivingMail(function_env, arrive_after_sleeps=1)
+    monkeypatch.setattr(email_service, "time", arriving)
+    # WHEN the agent waits for mail from someone else, and then from Pat
+    other = invoke(with_params(load_event("wait_for_email"), sender="nobody.example"))
+    # THEN the first wait sees nothing, and every look asked MultiMail for that sender only
+    assert other.body["arrived"] is False
+    looks = [r for r in mail_requests(function_env) if r.path.endswith("/emails") and "since_id" in r.query]
+    assert looks
+    assert all(r.query["sender"] == "nobody.example" for r in looks)
+    arrived = invoke(with_params(load_event("wait_for_email"), sender="partner.example", since_id=MEETING_EMAIL_ID))
+    assert [e["id"] for e in arrived.body["emails"]][:1] == arriving.arrived
+
+
 def test_wait_for_email_ends_at_its_timeout_and_says_nothing_came(
     invoke: Invoke, function_env: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:

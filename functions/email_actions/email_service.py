@@ -56,7 +56,8 @@ THREAD_BODY_CHARS = 6_000  # the most of one body a thread answer shows
 WAIT_POLL_SECONDS = 3.0  # between two looks at the inbox while waiting: new mail is seen within seconds
 WAIT_POLL_RESERVE_SECONDS = 1.5  # kept back from the caller's deadline for the last look and the answer
 WAIT_PAGE = 20  # the most new emails one wait returns
-THREAD_NOTE_COST = 200  # room kept for a note about a cut body or left-out emails
+THREAD_NOTE_COST = 400  # room kept per read body for its length, cut flag and readEmail pointer (ids up to 128)
+THREAD_MESSAGE_COST = 800  # room kept for the thread answer's message and its left-out count
 # How many earlier twins of one send (each cancelled, rejected or failed) a repeat looks past.
 DEAD_TWINS_FOLLOWED = 20
 
@@ -843,7 +844,7 @@ def _thread_answer(
     }
     if participant_count > len(participants):
         answer["participant_count"] = participant_count
-    reserve = THREAD_NOTE_COST * (len(bodies) + 1)  # the notes said about cut bodies and left-out emails
+    reserve = THREAD_NOTE_COST * len(bodies) + THREAD_MESSAGE_COST  # what is added below: notes and message
     while summaries and cost(answer) + reserve > ANSWER_BUDGET:
         summaries.pop(0)
     left_out = total - len(summaries)

@@ -445,6 +445,21 @@ def test_a_hostile_thread_fits_with_the_newest_text_and_all_third_party_text_und
     )
 
 
+def test_a_thread_of_the_longest_ids_and_cut_bodies_still_fits() -> None:
+    # GIVEN a long thread whose ids are as long as MultiMail's may be, every body longer than the answer
+    entries = [
+        {"id": f"{n:03d}" + "i" * 125, "from": "😀" * 200, "subject": '"\\' * 500,
+         "received_at": f"2026-11-01T00:{n // 60:02d}:{n % 60:02d}Z"}
+        for n in range(200)
+    ]  # fmt: skip
+    api = FakeMailApi(thread={"thread_id": "t" * 128, "emails": entries}, email={"markdown": '"\\' * 30_000})
+    # WHEN the agent reads it
+    answer = EmailService(api, "mbx").thread(GetThreadRequest(thread_id="t" * 128))
+    # THEN it fits, and the newest body says where to read on
+    assert received_bytes(answer) < BEDROCK_LIMIT_BYTES
+    assert answer["emails"][-1]["read_more"].startswith(f"readEmail with email_id='{entries[-1]['id']}'")
+
+
 def test_a_thread_entry_whose_id_is_no_path_segment_is_listed_but_never_read() -> None:
     # GIVEN a thread whose newest entry has an id that would leave its path segment
     entries = [

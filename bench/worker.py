@@ -319,6 +319,9 @@ def _shape(config: dict[str, Any]) -> dict[str, Any]:
         def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
             raise NotImplementedError
 
+        def get_thread(self, mailbox_id: str, thread_id: str) -> dict[str, Any]:
+            raise NotImplementedError
+
         def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
             raise NotImplementedError
 

@@ -121,7 +121,10 @@ class Story:
         # The fixture asks for 5 emails; the seeded inbox holds 6 and the invoice is the oldest, so
         # the story asks for 10, which shows the whole inbox and the invoice that step 2 opens.
         self.agent("The agent lists the inbox", with_params(load_event("inbox"), limit="10"))
-        self.agent("The agent reads the invoice email", load_event("read_email"))
+        read = self.agent("The agent reads the invoice email", load_event("read_email"))
+        thread_id = str(read.body.get("email", {}).get("thread_id"))
+        thread = said(with_params(load_event("thread"), thread_id=thread_id), "Is there more in that conversation?")
+        self.agent("The agent reads the whole conversation before replying", thread)
         self.agent("The agent replies to it (queued: scan, then approval)", load_event("reply"))
         send = load_event("send")
         colleague_body = "Hi Priya,\n\nConfirming our call on **Thursday at 10:00**. Talk then!\n\nBest regards"

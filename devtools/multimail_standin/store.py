@@ -563,7 +563,7 @@ class _Selection:
         return (
             (self.direction is None or email.direction == self.direction)
             and (self.status is None or email.status == self.status)
-            and (self.sender is None or email.sender.lower() == self.sender.lower())
+            and (self.sender is None or self.sender.lower() in email.sender.lower())
             and (self.subject_contains is None or self.subject_contains.lower() in email.subject.lower())
             and (self.after is None or email.received_at > self.after)
             and (self.before is None or email.received_at < self.before)

@@ -172,7 +172,9 @@ def _service(call: Call) -> EmailService:
         if settings.idempotency_table
         else None
     )
-    return EmailService(client, _default_mailbox(settings.default_mailbox_id), caller=call.caller, guard=guard)
+    return EmailService(
+        client, _default_mailbox(settings.default_mailbox_id), caller=call.caller, guard=guard, deadline=call.deadline
+    )
 
 
 # -- validation problems, in words a model can act on -------------------------------------------

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -33,12 +34,15 @@ from email_actions.errors import (
 from email_actions.models import (
     CancelEmailRequest,
     GetMailboxStatusRequest,
+    GetThreadRequest,
     ListInboxRequest,
     ListPendingRequest,
     ReadEmailRequest,
     ReplyRequest,
     SendEmailRequest,
+    WaitForEmailRequest,
 )
+from email_actions.multimail import Deadline, is_path_segment
 from email_actions.oversight import NOT_READ, READ_ONLY_REFUSAL, DefaultMailbox, Oversight
 
 BODY_PAGE_CHARS = 8_000  # the most characters of a body in one answer, even when more would fit
@@ -47,6 +51,13 @@ ADDRESSES_SHOWN = 10  # per field of a read email; a summary shows three
 LOOKALIKES_SHOWN = 10
 # The newest outbound emails looked through for ones still in their scan (see EmailService.pending).
 SCAN_SWEEP = 20
+THREAD_BODIES_READ = 3  # the newest emails of a thread read with their bodies: the rest are summaries
+THREAD_BODY_CHARS = 6_000  # the most of one body a thread answer shows
+WAIT_POLL_SECONDS = 3.0  # between two looks at the inbox while waiting: new mail is seen within seconds
+WAIT_POLL_RESERVE_SECONDS = 1.5  # kept back from the caller's deadline for the last look and the answer
+WAIT_PAGE = 20  # the most new emails one wait returns
+THREAD_NOTE_COST = 400  # room kept per read body for its length, cut flag and readEmail pointer (ids up to 128)
+THREAD_MESSAGE_COST = 800  # room kept for the thread answer's message and its left-out count
 # How many earlier twins of one send (each cancelled, rejected or failed) a repeat looks past.
 DEAD_TWINS_FOLLOWED = 20
 
@@ -108,6 +119,7 @@ class MailApi(Protocol):
     def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]: ...
     def list_emails(self, mailbox_id: str, query: Mapping[str, str | int]) -> dict[str, Any]: ...
     def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]: ...
+    def get_thread(self, mailbox_id: str, thread_id: str) -> dict[str, Any]: ...
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]: ...
     def list_mailboxes(self) -> dict[str, Any]: ...
     def get_account(self) -> dict[str, Any]: ...
@@ -191,9 +203,15 @@ class EmailService:
         caller: Caller | None = None,
         guard: OnceGuard | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        deadline: Deadline | None = None,
+        sleep: Callable[[float], None] | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._api = api
         self._clock = clock
+        self._deadline = deadline  # the caller's time limit: a wait never runs past it
+        self._sleep = sleep  # None: this module's `time`, looked up when the wait runs (tests replace it)
+        self._monotonic = monotonic
         self._default_mailbox = (
             default_mailbox if isinstance(default_mailbox, DefaultMailbox) else DefaultMailbox(default_mailbox)
         )
@@ -329,6 +347,7 @@ class EmailService:
         for name, value in (("status", request.status), ("direction", direction), ("cursor", request.cursor)):
             if value:
                 query[name] = value
+        query.update(request.filters())
         page = self._api.list_emails(mailbox, query)
         emails = [_summary(item) for item in _items(page)[:limit]]
         answer: dict[str, Any] = {"mailbox_id": mailbox, "count": len(emails), "emails": emails}
@@ -363,6 +382,55 @@ class EmailService:
             page = page[: len(page) // 2]
             answer = _read_answer(mailbox, details, body, page, body_offset)
         return answer
+
+    def thread(self, request: GetThreadRequest) -> dict[str, Any]:
+        """A conversation, oldest first: every email's summary, the newest few with their bodies.
+
+        MultiMail's thread endpoint gives no bodies, so the newest THREAD_BODIES_READ emails are read
+        one by one; the answer budget goes to the newest body first, and anything cut says how to read it.
+        """
+        mailbox = self.mailbox(request.mailbox_id)
+        thread = self._api.get_thread(mailbox, request.thread_id)
+        entries = sorted(_items(thread), key=lambda entry: _text(entry.get("received_at")))
+        summaries = [_summary(entry) for entry in entries]
+        for summary in summaries:  # the spec's thread entries carry no thread_id: the answer names it once
+            summary.pop("thread_id", None)
+        bodies: dict[str, str] = {}
+        for summary in reversed(summaries[-THREAD_BODIES_READ:]):
+            if is_path_segment(summary["id"]):
+                bodies[summary["id"]] = _text(self._api.get_email(mailbox, summary["id"]).get("markdown"))
+        return _thread_answer(mailbox, request.thread_id, thread, summaries, bodies)
+
+    def wait_for_email(self, request: WaitForEmailRequest) -> dict[str, Any]:
+        """New inbound mail, waited for by looking again every few seconds, never past the caller's deadline.
+
+        Without since_id the newest received email now is the mark; anything after it counts as new."""
+        mailbox = self.mailbox(request.mailbox_id)
+        now, sleep = self._monotonic or time.monotonic, self._sleep or time.sleep
+        caller_limit = self._deadline or Deadline.in_seconds(request.timeout_seconds, clock=now)
+        started = now()
+        wait_end = Deadline.in_seconds(request.timeout_seconds, clock=now)
+        since = request.since_id
+        if since is None:
+            newest = _items(self._api.list_emails(mailbox, {"direction": "inbound", "limit": 1}))
+            since = _ours(newest[0].get("id")) if newest else None
+        query: dict[str, str | int] = {"direction": "inbound", "limit": WAIT_PAGE}
+        for name, value in (
+            ("since_id", since),
+            ("sender", request.sender),
+            ("subject_contains", request.subject_contains),
+        ):
+            if value:
+                query[name] = value
+        while True:
+            arrived = _items(self._api.list_emails(mailbox, query))
+            left = min(wait_end.remaining(), caller_limit.remaining() - WAIT_POLL_RESERVE_SECONDS)
+            if arrived or left <= 0:
+                break
+            sleep(min(WAIT_POLL_SECONDS, left))
+        waited = round(now() - started, 1)
+        cut_short = not arrived and wait_end.remaining() > 0
+        return _fit_list(_wait_answer(mailbox, [_summary(item) for item in arrived], since, waited, cut_short))
 
     def pending(self, request: ListPendingRequest) -> dict[str, Any]:
         """Outbound emails waiting for a human, or still in their scan, read with the mailbox's key.
@@ -715,6 +783,95 @@ def _fit_list(answer: dict[str, Any]) -> dict[str, Any]:
         f"Only {len(emails)} email(s) fit in one answer; more were found. Call again with limit={max(len(emails), 1)} "
         "and then follow next_cursor to page through the rest."
     )
+    return answer
+
+
+# -- wait answers -------------------------------------------------------------------------------
+
+
+def _wait_answer(
+    mailbox: str, emails: list[dict[str, Any]], since: str | None, waited: float, cut_short: bool
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "mailbox_id": mailbox,
+        "arrived": bool(emails),
+        "count": len(emails),
+        "emails": emails,
+        "waited_seconds": waited,
+        "since_id": since,
+    }
+    if emails:
+        newest = emails[0]["id"]
+        answer["message"] = (
+            f"{len(emails)} new email(s) arrived, newest first. Read one with readEmail; to wait for more, call "
+            f"waitForEmail with since_id={newest!r}."
+        )
+    else:
+        why = "this call's time limit ended the wait" if cut_short else "the wait ended"
+        mark = f" with since_id={since!r}" if since else ""
+        answer["message"] = (
+            f"No new email arrived in {waited} seconds ({why}). To keep waiting, call waitForEmail again{mark}; "
+            "tell the user if they are waiting for it."
+        )
+    answer["notice"] = UNTRUSTED_NOTICE
+    return answer
+
+
+# -- thread answers -----------------------------------------------------------------------------
+
+
+def _thread_answer(
+    mailbox: str,
+    thread_id: str,
+    thread: Mapping[str, Any],
+    summaries: list[dict[str, Any]],
+    bodies: Mapping[str, str],
+) -> dict[str, Any]:
+    """The thread within budget: the oldest summaries go first if even they do not fit, then bodies are
+    given the room left, newest first, each cut where it must be with the readEmail call that continues it."""
+    total = len(summaries)
+    participants, participant_count = _addresses(thread.get("participants"), ADDRESSES_SHOWN)
+    answer: dict[str, Any] = {
+        "mailbox_id": mailbox,
+        "thread_id": _ours(thread.get("thread_id")) or thread_id,
+        "message_count": total,
+        "last_activity": _ours(thread.get("last_activity")) or None,
+        "has_unanswered_inbound": _flag(thread.get("has_unanswered_inbound")),
+        "emails": summaries,
+        "untrusted": {"participants": participants},
+        "notice": UNTRUSTED_NOTICE,
+        "message": "",
+    }
+    if participant_count > len(participants):
+        answer["participant_count"] = participant_count
+    reserve = THREAD_NOTE_COST * len(bodies) + THREAD_MESSAGE_COST  # what is added below: notes and message
+    while summaries and cost(answer) + reserve > ANSWER_BUDGET:
+        summaries.pop(0)
+    left_out = total - len(summaries)
+    room = max(ANSWER_BUDGET - cost(answer) - reserve, 0)
+    for summary in reversed(summaries):
+        body = bodies.get(summary["id"])
+        if body is None:
+            continue
+        window = neutralise(body[:THREAD_BODY_CHARS], multiline=True)
+        shown = window[: fitting_end(window, 0, room)]
+        room -= cost(shown)
+        summary["untrusted"]["body"] = shown
+        summary["body_characters"] = len(body)
+        if len(shown) < len(body):
+            summary["body_truncated"] = True
+            summary["read_more"] = f"readEmail with email_id={summary['id']!r} and body_offset={len(shown)}"
+    read = sum(1 for summary in summaries if "body" in summary["untrusted"])
+    words = f"{total} email(s) in this conversation, oldest first; the newest {read} with their text. "
+    if left_out:
+        words += f"The {left_out} oldest did not fit and are left out; ask the user which to read. "
+    words += (
+        "Read any other email in full with readEmail and its id; a cut body says where to continue. "
+        "Ground a reply in the whole conversation, and reply to the newest inbound email with replyToEmail."
+    )
+    answer["message"] = words
+    if left_out:
+        answer["left_out"] = left_out
     return answer
 
 

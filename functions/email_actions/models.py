@@ -328,6 +328,26 @@ def _not_a_boolean(value: Any) -> Any:
 
 WholeNumber = Annotated[int, BeforeValidator(_not_a_boolean)]
 
+_LIST_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z)?$")
+
+
+def _list_instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00") if "T" in value else value + "T00:00:00+00:00")
+
+
+def _list_date(value: str) -> str:
+    """A search bound: a UTC date, or a UTC time ending in Z, that is a real one."""
+    if len(value) > 40 or not _LIST_DATE.match(value):
+        raise ValueError("must be a UTC date like 2026-03-01 or a UTC time like 2026-03-01T09:00:00Z")
+    try:
+        _list_instant(value)
+    except ValueError:
+        raise ValueError(f"{quoted(value)} is not a real date") from None
+    return value
+
+
+ListDate = Annotated[str, AfterValidator(_list_date)]
+
 MAILBOX_DESCRIPTION = "The mailbox to use. Leave it out to use the default mailbox."
 # Bedrock does not read `enum`, so the inbox filter is a pattern over MultiMail's own list, described in words.
 STATUS_PATTERN = "^(" + "|".join(LIST_STATUSES) + ")$"
@@ -354,6 +374,51 @@ class ListInboxRequest(_Request):
     cursor: str | None = Field(
         default=None, max_length=512, description="The next_cursor of the previous answer, to get the next page."
     )
+    sender: SubjectText | None = Field(
+        default=None,
+        max_length=254,
+        description="Only emails whose sender contains this text (part of an address or a name), e.g. 'acme.com'.",
+    )
+    subject_contains: SubjectText | None = Field(
+        default=None, max_length=200, description="Only emails whose subject contains this text, e.g. 'invoice'."
+    )
+    date_after: ListDate | None = Field(
+        default=None,
+        description="Only emails received after this UTC date or time, like 2026-03-01 or 2026-03-01T09:00:00Z.",
+    )
+    date_before: ListDate | None = Field(
+        default=None, description="Only emails received before this UTC date or time, same format as date_after."
+    )
+    has_attachments: bool | None = Field(
+        default=None, description="true for only emails with attachments, false for only those without."
+    )
+    since_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="Only emails newer than this email id (the newest id of an earlier answer): what arrived since.",
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ListInboxRequest:
+        if self.date_after and self.date_before and _list_instant(self.date_after) >= _list_instant(self.date_before):
+            raise PydanticCustomError(
+                "dates_out_of_order",
+                "date_after must be earlier than date_before",
+                {"fields": ["date_after", "date_before"]},
+            )
+        return self
+
+    def filters(self) -> dict[str, str]:
+        """The search filters given, as MultiMail's query parameters."""
+        given: dict[str, str | None] = {
+            "sender": self.sender,
+            "subject_contains": self.subject_contains,
+            "date_after": self.date_after,
+            "date_before": self.date_before,
+            "has_attachments": None if self.has_attachments is None else str(self.has_attachments).lower(),
+            "since_id": self.since_id,
+        }
+        return {name: value for name, value in given.items() if value}
 
 
 class ReadEmailRequest(_Request):
@@ -387,3 +452,38 @@ class GetMailboxStatusRequest(_Request):
     """Which mailbox's situation to report."""
 
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+
+
+class GetThreadRequest(_Request):
+    """Which conversation to read."""
+
+    thread_id: str = Field(pattern=ID_PATTERN, description="The conversation's thread_id, from readEmail or listInbox.")
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+
+
+MAX_WAIT_SECONDS = 25  # a Lambda call lasts 30 s at most (template.yaml); the call's own deadline caps it further
+
+
+class WaitForEmailRequest(_Request):
+    """How long to wait for new mail, and after which email."""
+
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+    timeout_seconds: WholeNumber = Field(
+        default=20,
+        ge=1,
+        le=MAX_WAIT_SECONDS,
+        description=f"How long to wait, 1 to {MAX_WAIT_SECONDS} seconds. Default 20. The wait also ends earlier when "
+        "the call's own time runs out.",
+    )
+    since_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="Wait for emails newer than this email id (the newest you saw). Leave it out to wait for "
+        "anything newer than the newest received email now.",
+    )
+    sender: SubjectText | None = Field(
+        default=None, max_length=254, description="Only wait for emails whose sender contains this text."
+    )
+    subject_contains: SubjectText | None = Field(
+        default=None, max_length=200, description="Only wait for emails whose subject contains this text."
+    )

@@ -237,6 +237,11 @@ class MultiMailClient:
     def get_email(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}")
 
+    def get_thread(self, mailbox_id: str, thread_id: str) -> dict[str, Any]:
+        """{thread_id, message_count, participants, last_activity, emails: [entries without body]}."""
+        path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/threads/{_seg(thread_id, 'thread_id')}"
+        return self._call("GET", path)
+
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
         """200 {id, status: cancelled}, also when it already was; 409 when it no longer waits."""
         path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}/cancel"

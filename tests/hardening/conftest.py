@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, settings
 
 from devtools.lambda_context import LocalLambdaContext
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Email, Fault, StandIn
-from email_actions import multimail
+from email_actions import email_service, multimail
 from tests.conftest import SECRET_NAME, Answer, check_bedrock_response, reset_function_state
 from tests.hardening.counts import COUNTS, counts_file
 from tests.hardening.leakscan import secrets_in, watch
@@ -84,6 +84,9 @@ ACTION_PATHS: dict[tuple[str, str], re.Pattern[str]] = {
         ("GET", "/inbox"): r"^/v1/mailboxes(/{}/emails)?$",
         ("GET", "/emails/{email_id}"): r"^/v1/mailboxes(/{}/emails/{})?$",
         ("GET", "/pending"): r"^/v1/mailboxes(/{}/emails)?$",
+        ("GET", "/inbox/wait"): r"^/v1/mailboxes(/{}/emails)?$",
+        # A thread also reads its newest emails one by one: the thread endpoint gives no bodies.
+        ("GET", "/threads/{thread_id}"): r"^/v1/mailboxes(/{}/(threads/{}|emails/{}))?$",
         ("POST", "/pending/{email_id}/cancel"): r"^/v1/mailboxes(/{}/emails/{}/cancel)?$",
         # The status reads the mailbox list, the account and today's usage: no path takes a model's value.
         ("GET", "/mailbox"): r"^/v1/(mailboxes|account|usage)$",
@@ -259,6 +262,7 @@ def harness(
 
     monkeypatch.setattr(function_env, "take_fault", counting_take_fault)
     monkeypatch.setattr(multimail, "time", _RecordingTime(rig.pauses))
+    monkeypatch.setattr(email_service, "time", VirtualTime())  # waitForEmail's waits pass at once
     rig.reset()
     yield rig
     function_env.clear_faults()
@@ -276,6 +280,22 @@ class _RecordingTime:
     def sleep(self, seconds: float) -> None:
         self._pauses.append(seconds)
         time.sleep(seconds)
+
+
+class VirtualTime:
+    """The `time` the use cases see: a sleep that passes at once, moving their clock on instead.
+
+    The caller's deadline keeps the real clock, so a wait ends at its own timeout in a few polls."""
+
+    def __init__(self) -> None:
+        self.slept = 0.0
+        self.time = time.time
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.slept
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -52,14 +52,16 @@ def hostile(draw: st.DrawFn, longest: int) -> str:
     return (unit * (longest // len(unit) + 1))[: draw(st.integers(1, longest))]
 
 
-def deliver(h: Harness, *, name: str, subject: str, body: str, filename: str, status: str = "unread") -> Email:
+def deliver(
+    h: Harness, *, name: str, subject: str, body: str, filename: str, status: str = "unread", thread_id: str = ""
+) -> Email:
     """An email as a stranger would write it, straight into the agent's mailbox."""
     direction: Literal["inbound", "outbound"] = "outbound" if status == "pending_send_approval" else "inbound"
     return h.standin.store.add_email(
         Email(
             id=new_id("em"),
             mailbox_id=AGENT_MAILBOX_ID,
-            thread_id=new_id("th"),
+            thread_id=thread_id or new_id("th"),
             sender=f"{name} <{name[:20]}@example.com>" if direction == "inbound" else AGENT_ADDRESS,
             to=[f"{name[:30]}@example.com", AGENT_ADDRESS] * 6,
             cc=[f"{name} <cc@example.com>"] * 12,
@@ -140,6 +142,39 @@ def test_hostile_mail_fits_every_reading_answer_and_reads_in_full(
         offset += len(pages[-1])
         assert f"body_offset={offset}" in run.answer.message
     assert sum(len(page) for page in pages) == len(body)
+
+
+@hardening_settings(weight=0.2)
+@given(name=hostile(300), subject=hostile(1_000), body=hostile(12_000), count=st.integers(1, 40))
+def test_a_hostile_conversation_fits_the_thread_and_wait_answers_and_stays_marked(
+    harness: Harness, name: str, subject: str, body: str, count: int
+) -> None:
+    # GIVEN a conversation of hostile emails, and the newest email before it as the wait's mark
+    harness.fresh()
+    mark = harness.run(with_params(load_event("inbox"), limit="1")).answer.body["emails"][0]["id"]
+    thread_id = new_id("th")
+    emails = [
+        deliver(harness, name=name, subject=subject, body=body, filename=name, thread_id=thread_id)
+        for _ in range(count)
+    ]
+    # WHEN the agent reads the conversation, and waits for what arrived after the mark
+    for event in (
+        with_params(load_event("thread"), thread_id=thread_id),
+        with_params(load_event("wait_for_email"), since_id=mark),
+    ):
+        run = harness.run(event)
+        # THEN each answer fits, and the strangers' text is neutralised and only under `untrusted`
+        assert run.answer.status == 200, run.answer.body
+        assert serialized_size(run.answer.raw) < BEDROCK_LIMIT_BYTES
+        no_markup_outside_and_none_verbatim(run.answer.body)
+        assert run.answer.body["emails"]
+        for email in run.answer.body["emails"]:
+            ours = [value for value in leaves(outside_untrusted(email)) if isinstance(value, str)]
+            assert len(name[:5].strip()) < 3 or not any(name[:5] in value for value in ours)
+    # AND the thread's newest email is there with its text
+    thread = harness.run(with_params(load_event("thread"), thread_id=thread_id)).answer.body
+    assert thread["emails"][-1]["id"] == emails[-1].id
+    assert "body" in thread["emails"][-1]["untrusted"]
 
 
 @hardening_settings(weight=0.34)

@@ -65,6 +65,8 @@ def test_the_tool_list_is_the_generated_schema_and_every_tool_answers(tmp_path: 
         calls: list[tuple[str, dict[str, Any]]] = [
             ("listInbox", {"limit": 3}),
             ("readEmail", {"email_id": INVOICE_EMAIL_ID}),
+            ("getThread", {"thread_id": "th_seed_invoice"}),
+            ("waitForEmail", {"timeout_seconds": 1}),
             ("sendEmail", {"to": ["ana@example.com"], "subject": "Thursday", "body": "See you at 10:00."}),
             ("replyToEmail", {"email_id": INVOICE_EMAIL_ID, "body": "Thanks, we will check the invoice."}),
             ("listPendingEmails", {}),
@@ -86,6 +88,8 @@ def test_the_tool_list_is_the_generated_schema_and_every_tool_answers(tmp_path: 
     assert all("error" not in answer for answer in answers.values()), answers
     assert answers["listInbox"]["count"] == 3
     assert answers["readEmail"]["email"]["id"] == INVOICE_EMAIL_ID
+    assert INVOICE_EMAIL_ID in [email["id"] for email in answers["getThread"]["emails"]]
+    assert answers["waitForEmail"]["arrived"] is False  # nothing new arrives while it waits
     assert answers["sendEmail"]["status"] == "pending_scan"
     assert answers["listPendingEmails"]["count"] == 2  # the new email and the reply
     assert answers["cancelPendingEmail"]["email_id"] == answers["sendEmail"]["email_id"]

@@ -20,6 +20,7 @@ from email_actions.email_service import (
 from email_actions.errors import MailboxRequiredError, UpstreamTimeoutError
 from email_actions.models import (
     LIST_STATUSES,
+    GetThreadRequest,
     ListInboxRequest,
     ListPendingRequest,
     ReadEmailRequest,
@@ -49,6 +50,7 @@ class FakeMailApi:
     account: dict[str, Any] = field(default_factory=dict)  # GET /v1/account
     usage: dict[str, Any] = field(default_factory=dict)  # GET /v1/usage
     failing: dict[str, Exception] = field(default_factory=dict)  # method name -> the error it raises
+    thread: dict[str, Any] = field(default_factory=dict)  # GET /v1/mailboxes/{id}/threads/{thread_id}
 
     def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append(("send", mailbox_id, dict(payload)))
@@ -76,6 +78,10 @@ class FakeMailApi:
         if self.read_fails:
             raise UpstreamTimeoutError("MultiMail did not answer in time.")
         return self.sent.get(email_id, self.email)
+
+    def get_thread(self, mailbox_id: str, thread_id: str) -> dict[str, Any]:
+        self.calls.append(("get_thread", mailbox_id, {"thread_id": thread_id}))
+        return self.thread
 
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
         self.calls.append(("cancel", mailbox_id, {"email_id": email_id}))
@@ -406,6 +412,68 @@ def test_an_inbox_of_hostile_summaries_fits_and_says_how_to_get_the_rest(script:
     assert answer["truncated"] is True
     assert 0 < answer["count"] == len(answer["emails"]) < 50
     assert f"limit={answer['count']}" in answer["message"]
+
+
+@pytest.mark.parametrize("script", ["emoji", "zwj_family", "quotes_backslashes", "cyrillic"])
+def test_a_hostile_thread_fits_with_the_newest_text_and_all_third_party_text_under_untrusted(script: str) -> None:
+    # GIVEN a thread of 300 emails whose names, subjects, participants and bodies are long and escape-heavy
+    unit = SCRIPTS[script]
+    entries = [
+        {"id": f"em_{n:03d}", "from": f"{unit * 60} <s{n}@example.com>", "to": [f"{unit * 40}@x.example"] * 5,
+         "subject": unit * 300, "status": "read", "received_at": f"2026-11-{1 + n // 24:02d}T{n % 24:02d}:00:00Z"}
+        for n in reversed(range(300))
+    ]  # fmt: skip
+    api = FakeMailApi(
+        thread={"thread_id": "th_1", "participants": [f"{unit * 80}@x.example"] * 40, "emails": entries},
+        email={"markdown": unit * 20_000},
+    )
+    # WHEN the agent reads the conversation
+    answer = EmailService(api, "mbx").thread(GetThreadRequest(thread_id="th_1"))
+    # THEN it fits, oldest first, the newest email with text, and says how many are left out
+    assert received_bytes(answer) < BEDROCK_LIMIT_BYTES
+    ids = [email["id"] for email in answer["emails"]]
+    assert ids == sorted(ids)
+    assert ids[-1] == "em_299"
+    assert answer["emails"][-1]["untrusted"]["body"].startswith(unit)
+    assert answer["left_out"] == 300 - len(ids) > 0
+    assert f"The {answer['left_out']} oldest" in answer["message"]
+    # AND no third-party text appears outside `untrusted`
+    for email in answer["emails"]:
+        assert unit not in json.dumps({k: v for k, v in email.items() if k != "untrusted"}, ensure_ascii=False)
+    assert unit not in json.dumps(
+        {k: v for k, v in answer.items() if k not in ("emails", "untrusted")}, ensure_ascii=False
+    )
+
+
+def test_a_thread_of_the_longest_ids_and_cut_bodies_still_fits() -> None:
+    # GIVEN a long thread whose ids are as long as MultiMail's may be, every body longer than the answer
+    entries = [
+        {"id": f"{n:03d}" + "i" * 125, "from": "😀" * 200, "subject": '"\\' * 500,
+         "received_at": f"2026-11-01T00:{n // 60:02d}:{n % 60:02d}Z"}
+        for n in range(200)
+    ]  # fmt: skip
+    api = FakeMailApi(thread={"thread_id": "t" * 128, "emails": entries}, email={"markdown": '"\\' * 30_000})
+    # WHEN the agent reads it
+    answer = EmailService(api, "mbx").thread(GetThreadRequest(thread_id="t" * 128))
+    # THEN it fits, and the newest body says where to read on
+    assert received_bytes(answer) < BEDROCK_LIMIT_BYTES
+    assert answer["emails"][-1]["read_more"].startswith(f"readEmail with email_id='{entries[-1]['id']}'")
+
+
+def test_a_thread_entry_whose_id_is_no_path_segment_is_listed_but_never_read() -> None:
+    # GIVEN a thread whose newest entry has an id that would leave its path segment
+    entries = [
+        {"id": "em_1", "received_at": "2026-11-01T00:00:00Z"},
+        {"id": "../../v1/account", "received_at": "2026-11-02T00:00:00Z"},
+    ]
+    api = FakeMailApi(thread={"thread_id": "th_1", "emails": entries}, email={"markdown": "hello"})
+    # WHEN the agent reads the thread
+    answer = EmailService(api, "mbx").thread(GetThreadRequest(thread_id="th_1"))
+    # THEN only the safe id is read; the other is a summary
+    reads = [detail for name, _, detail in api.calls if name == "get_email"]
+    assert reads == [{"email_id": "em_1"}]
+    assert [e["id"] for e in answer["emails"]] == ["em_1", "../../v1/account"]
+    assert "body" not in answer["emails"][1]["untrusted"]
 
 
 def test_pending_of_hostile_summaries_fits() -> None:

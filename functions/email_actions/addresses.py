@@ -182,7 +182,7 @@ def _script(character: str) -> str:
         return "UNKNOWN"
 
 
-def _ascii_twin(character: str) -> str | None:
+def ascii_twin(character: str) -> str | None:
     """The plain ASCII text `character` is confusable with, if any."""
     if character.isascii():
         return character
@@ -208,7 +208,7 @@ def lookalike_label(label: str) -> bool:
     if len(scripts) > 1 and not any(scripts <= family for family in _SCRIPT_FAMILIES):
         return True
     # A whole-script look-alike: its confusable skeleton is plain ASCII (apple in Cyrillic).
-    return all(_ascii_twin(c) is not None for c in label)
+    return all(ascii_twin(c) is not None for c in label)
 
 
 def is_lookalike(address: str) -> bool:

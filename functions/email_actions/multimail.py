@@ -30,7 +30,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import ConnectTimeoutError as BotocoreConnectTimeout
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from email_actions import aws_clients
+from email_actions import aws_clients, redaction
 from email_actions.errors import (
     AuthenticationError,
     ConflictError,
@@ -59,6 +59,7 @@ MAX_RETRY_AFTER_SECONDS = 3600  # a longer wait is no use within a conversation
 UNREADABLE_RETRY_AFTER_SECONDS = 60  # MultiMail asked for a wait we cannot read: a cautious minute
 MAX_JSON_DEPTH = 32  # MultiMail's documents are a few levels deep; deeper is not MultiMail
 MAX_ERROR_TEXT_CHARS = 300
+MAX_SCRUBBED_CHARS = 4_000  # what is scrubbed of a longer upstream text: the answer shows only its start
 REDACTED = "[redacted]"
 _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
@@ -518,7 +519,7 @@ def _limit_facts(raw: bytes, secrets: Sequence[str] = ()) -> tuple[dict[str, int
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and name != "hint":
             numbers[name] = value if abs(value) < 1e12 else math.copysign(1e12, value)
         elif isinstance(value, str) and value.strip() and name in ("hint", "warmup_stage"):
-            texts[name] = _scrub(value, secrets)[:MAX_ERROR_TEXT_CHARS]
+            texts[name] = _scrub(value[:MAX_SCRUBBED_CHARS], secrets)[:MAX_ERROR_TEXT_CHARS]
     return numbers, texts
 
 
@@ -533,7 +534,7 @@ def _error_text(raw: bytes, secrets: Sequence[str] = ()) -> str:
         message = message.get("message")
     if not isinstance(message, str):
         return ""
-    return _scrub(message, secrets)[:MAX_ERROR_TEXT_CHARS]
+    return _scrub(message[:MAX_SCRUBBED_CHARS], secrets)[:MAX_ERROR_TEXT_CHARS]
 
 
 # Credentials in upstream text: MultiMail keys (mm_live_..., mm_test_... and any other mm_<kind>_ key),
@@ -558,6 +559,7 @@ def _scrub(text: str, secrets: Sequence[str] = ()) -> str:
     for secret in secrets:
         if secret:
             unfolded = re.sub(re.escape(secret), REDACTED, unfolded, flags=re.IGNORECASE)
+    unfolded = redaction.redact_key(unfolded, secrets)  # partial, spaced, reversed, encoded, look-alike
     unfolded = _KEY_SHAPED.sub(REDACTED, unfolded)
     unfolded = _LABELLED_SECRET.sub(lambda found: found.group(1) + REDACTED, unfolded)
     return " ".join(unfolded.split())

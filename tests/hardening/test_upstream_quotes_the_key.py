@@ -185,7 +185,7 @@ def undone(text: str) -> list[str]:
     for word in re.findall(r"[A-Za-z0-9+/_=-]{12,}", text):
         for decode in (base64.b64decode, base64.urlsafe_b64decode, bytes.fromhex):
             with contextlib.suppress(ValueError):
-                readings.append(decode(word).decode("latin-1"))  # type: ignore[operator]
+                readings.append(decode(word).decode("latin-1"))
     folded = []
     for reading in readings:
         plain = unicodedata.normalize("NFKC", reading).casefold().replace(chr(0x430), "a").replace("1", "i")

@@ -37,6 +37,9 @@ _BRACKETED_AT = re.compile(r"\s*[(\[{<]\s*at\s*[)\]}>]\s*", re.IGNORECASE)
 _WORD_AT = re.compile(r"(?<=[\w.+-])\s+at\s+(?=[\w-]+(?:\s*(?:\.|\(dot\)|\[dot\]|\bdot\b)\s*[\w-]+)+)", re.IGNORECASE)
 _WRITTEN_DOT = re.compile(r"\s*(?:[(\[{]\s*dot\s*[)\]}]|\s\bdot\b\s)\s*", re.IGNORECASE)
 _ENTITY_OPEN = re.compile(r"&(?:amp;)*#?\w{1,32}$")  # `&#64;`: its semicolon ends an entity, not an item
+# email-validator refuses special-use names (RFC 6761) after every syntax check has passed; whether
+# such an address can receive mail is MultiMail's call (the stand-in's own domain is one).
+_RESERVED_NAME = "special-use or reserved name"
 _ESCAPED = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
 
 
@@ -149,6 +152,8 @@ def _syntax_problem(address: str) -> str | None:
             strict=True,  # also the 64-character limit of the part before the @ (RFC 5321)
         )
     except EmailNotValidError as error:
+        if _RESERVED_NAME in str(error):  # `.local`, `.test`...: deliverability, which MultiMail decides
+            return None
         return str(error).rstrip(".")
     if "." not in address.rpartition("@")[2].strip("."):
         return "the domain has no dot"

@@ -48,6 +48,8 @@ WELL_FORMED_LISTS = {
     "ceo@company.com <ceo@company.com>": ["ceo@company.com"],
     "ceo\uff20company.com <ceo@company.com>": ["ceo@company.com"],
     "José <josé@exemple.fr>; li@example.org": ["josé@exemple.fr", "li@example.org"],
+    # a special-use name (RFC 6761): syntax is ours to check, deliverability MultiMail's
+    "colleague@standin.multimail.local": ["colleague@standin.multimail.local"],
 }
 NOT_LOOKALIKES = [
     "info@\u6771\u4eac\u3005.jp",

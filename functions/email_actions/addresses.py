@@ -155,8 +155,8 @@ def _syntax_problem(address: str) -> str | None:
         if _RESERVED_NAME in str(error):  # `.local`, `.test`...: deliverability, which MultiMail decides
             return None
         return str(error).rstrip(".")
-    if "." not in address.rpartition("@")[2].strip("."):
-        return "the domain has no dot"
+    if len(address.rpartition(".")[2]) < 2:  # email-validator accepts `x.c`; no top-level domain is one letter
+        return "the top-level domain has fewer than two characters"
     return None
 
 

@@ -40,7 +40,17 @@ DISGUISED_AT = {
     "JSON escape": "ceo\\u0040company.com",
     "fullwidth letters too": "\uff43\uff45\uff4f\uff20company.com",
 }
-MALFORMED = ["a..b@x.com", ".a@x.com", "a.@x.com", "user@exa_mple.com", "a@localhost", '"q"@x.com', "a@[1.2.3.4]"]
+MALFORMED = [
+    "a..b@x.com",
+    ".a@x.com",
+    "a.@x.com",
+    "user@exa_mple.com",
+    "a@localhost",
+    '"q"@x.com',
+    "a@[1.2.3.4]",
+    "bob@example.c",
+    "a" * 65 + "@example.com",
+]
 WELL_FORMED_LISTS = {
     '"Doe, John" <john@example.com>': ["john@example.com"],
     '"Doe, John" <john@example.com>, ana@example.org': ["john@example.com", "ana@example.org"],

@@ -168,7 +168,7 @@ def _service(call: Call) -> EmailService:
         settings.api_url, _keys(settings.secret_id), call.deadline, on_status=call.audit.record_upstream
     )
     guard = (
-        DynamoDBOnceGuard(settings.idempotency_table, lambda_context=call.lambda_context)
+        DynamoDBOnceGuard(settings.idempotency_table, lambda_context=call.lambda_context, deadline=call.deadline)
         if settings.idempotency_table
         else None
     )

@@ -619,9 +619,10 @@ def _described(outgoing: _Outgoing, answer: dict[str, Any]) -> dict[str, Any]:
         " WARNING: "
         + ", ".join(shown)
         + (f" and {more} more" if more else "")
-        + (" mix" if len(outgoing.lookalikes) > 1 else " mixes")
-        + " letters of different scripts in the domain (a look-alike, such as a Cyrillic letter in place of a "
-        "Latin one). Tell the user, and make sure these are the intended recipients"
+        + (" have" if len(outgoing.lookalikes) > 1 else " has")
+        + " a look-alike domain (letters of different scripts mixed, or letters of another script imitating Latin "
+        "ones, such as a Cyrillic letter in place of a Latin one). Tell the user, and make sure these are the "
+        "intended recipients"
         + (
             "; if not, withdraw the email with cancelPendingEmail before a person approves it."
             if outgoing.oversight.gated

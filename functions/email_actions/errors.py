@@ -205,3 +205,15 @@ class UpstreamUnavailableError(UpstreamError):
 class UpstreamTimeoutError(UpstreamError):
     status_code = 504
     code = "multimail_timeout"
+
+
+class UnreadableAcceptanceError(UpstreamUnavailableError):
+    """A send or reply got a 2xx whose body names no email: it probably exists, under an unknown id."""
+
+    code = "answer_unreadable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, email_may_exist=True)
+
+    def details(self) -> dict[str, object]:
+        return {**super().details(), "status": "unknown"}

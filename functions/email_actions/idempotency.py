@@ -10,9 +10,10 @@ the record was dropped with the error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from email_actions import aws_clients
 from email_actions.errors import DuplicateInProgressError, UpstreamUnavailableError
@@ -37,13 +38,55 @@ def _mark_repeat(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "repeat": True} if isinstance(response, dict) else response
 
 
+class _TimeLeft(Protocol):
+    def remaining(self) -> float: ...
+
+
+class _Unbounded:
+    """No deadline given (a local run): calls get the longest timeout step."""
+
+    def remaining(self) -> float:
+        return math.inf
+
+
+def _persistence(table_name: str, deadline: _TimeLeft) -> DynamoDBPersistenceLayer:
+    """A persistence layer for one call: each of its DynamoDB requests uses a client whose timeouts
+    fit the time the call has left at that moment (aws_clients.bounded_client, cached by timeout
+    step and shared by all calls), so a DynamoDB that stops answering cannot outlast the call."""
+    layer: DynamoDBPersistenceLayer = _deadline_persistence_class()(table_name, deadline)
+    return layer
+
+
+_NO_CLIENT: Any = object()  # has no `meta`: Powertools' user-agent tagging skips it
+
+
 @cache
-def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
-    # One per execution environment, so the DynamoDB client and its connections are reused; its
-    # client comes from the function's one botocore session.
+def _deadline_persistence_class() -> type[Any]:
+    # Made once, on the first send: Powertools' idempotency is imported only when a send needs it.
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=aws_clients.client("dynamodb"))
+    class DeadlinePersistence(DynamoDBPersistenceLayer):
+        def __init__(self, table_name: str, deadline: _TimeLeft) -> None:
+            self._deadline: _TimeLeft | None = None
+            # Given a placeholder, Powertools builds no client and tags none (a cached client tagged
+            # per call would collect one handler per call); `client` below picks the real one.
+            super().__init__(table_name=table_name, boto3_client=_NO_CLIENT)
+            self._deadline = deadline
+
+        @property  # Powertools keeps one client; this picks one per request
+        def client(self) -> Any:
+            if self._deadline is None:
+                return _NO_CLIENT
+            # At least the shortest step: the record's bookkeeping after a send (dropping it after a
+            # failure, so a retry is not refused as in progress) must run even at the deadline; its
+            # worst case (0.5 s) fits the second the door keeps back for answering.
+            return aws_clients.bounded_client("dynamodb", max(self._deadline.remaining(), aws_clients.SHORTEST_CALL))
+
+        @client.setter
+        def client(self, value: Any) -> None:  # Powertools' __init__ assigns the client given to it
+            pass
+
+    return DeadlinePersistence
 
 
 def load_utility() -> None:
@@ -52,8 +95,8 @@ def load_utility() -> None:
 
 
 def forget_persistence() -> None:
-    """Drop the persistence layer and its DynamoDB client (and so its connections)."""
-    _persistence.cache_clear()
+    """Drop the DynamoDB clients (and so their connections)."""
+    aws_clients.forget_clients("dynamodb")
 
 
 class DynamoDBOnceGuard:
@@ -68,10 +111,12 @@ class DynamoDBOnceGuard:
         *,
         lambda_context: LambdaContext | None = None,
         window_seconds: int = RECORD_WINDOW_SECONDS,
+        deadline: _TimeLeft | None = None,
     ) -> None:
         self._table_name = table_name
         self._lambda_context = lambda_context
         self._window_seconds = window_seconds
+        self._deadline = deadline or _Unbounded()
 
     def _config(self) -> IdempotencyConfig:
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -95,15 +140,20 @@ class DynamoDBOnceGuard:
         )
 
         completed: list[Answer] = []
+        failed: list[Exception] = []
 
         @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
             data_keyword_argument="operation",
-            persistence_store=_persistence(self._table_name),
+            persistence_store=_persistence(self._table_name, self._deadline),
             config=self._config(),
             key_prefix=f"email-actions#{action_name}",
         )
         def once(operation: dict[str, str]) -> Answer:
-            answer = action()
+            try:
+                answer = action()
+            except Exception as error:
+                failed.append(error)
+                raise
             completed.append(answer)
             return answer
 
@@ -118,6 +168,9 @@ class DynamoDBOnceGuard:
             if completed:  # MultiMail accepted it; only the bookkeeping failed afterwards
                 logger.warning("idempotency record not saved after a successful send")
                 return completed[0]
+            if failed:  # the send's own failure (a timeout: it may exist) is the truth, not the record's
+                logger.warning("idempotency record not removed after a failed send")
+                raise failed[0] from None
             logger.exception("idempotency store unavailable")
             raise UpstreamUnavailableError(
                 "The function could not record the request, so it did not send it. Try again shortly."

@@ -16,30 +16,22 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from email_actions import addresses, invisible
+
 MAX_RECIPIENTS = 50
 MAX_SUBJECT_CHARS = 400
 MAX_BODY_CHARS = 50_000
-MAX_WRITTEN_ADDRESS_CHARS = 512  # a display name and an address; longer is not a recipient
 QUOTE_CHARS = 80  # how much of a bad value an error message may quote
 
 # A subject is one header line. Refused: every control character (category Cc: CR, LF, NUL, TAB,
 # VT, FF, ESC, DEL and the C1 range with NEL), the Unicode line and paragraph separators, the bidi
 # embedding, override and isolate controls (they reorder what the approver and recipient see),
-# and lone surrogates (not encodable as UTF-8). Joiners and bidi marks stay: emoji sequences,
-# Persian and right-to-left text need them.
+# and lone surrogates (not encodable as UTF-8). Invisible characters are refused in subjects and
+# bodies by the rule of invisible.py (joiners stay where emoji and joining scripts need them).
 SUBJECT_REFUSED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # A body is prose: tab, LF and CR stay; other C0 and C1 controls (terminal escapes, NUL, form
 # feed, NEL) have no place in an email a model writes, and lone surrogates cannot be encoded.
 BODY_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# In an address (and its display name) nothing invisible may hide: controls, format characters
-# (zero-width, joiners, bidi marks and overrides, soft hyphen, tags), separators, private-use,
-# unassigned code points and surrogates would make one address display as another.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-# A practical address check: one @, no spaces or specials, a dotted domain. Unicode letters are
-# allowed on both sides (SMTPUTF8); MultiMail makes the final call on deliverability.
-_ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\\\"]{1,64}@(?=.{1,253}$)([^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}$")
-_NAMED_ADDRESS = re.compile(r"^([^<>]*)<([^<>]+)>$")
-_ADDRESS_LIKE = re.compile(r"[^\s<>\"'(),;:\[\]]+@[^\s<>\"'(),;:\[\]]+")
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 # The values MultiMail's list endpoint accepts for `status` (its spec's enum), with what each means.
@@ -91,29 +83,23 @@ plain_text = _refusing(
 )
 
 
+def _visible(*, body: bool) -> Callable[[str], str]:
+    """A validator that refuses characters the approver could not see (invisible.py holds the rule)."""
+
+    def check(value: str) -> str:
+        found = invisible.first_hidden(value, body=body)
+        if found is not None:
+            raise ValueError(
+                f"contains the invisible character {invisible.describe(found)}, which the person who approves the "
+                "email would not see: write it without invisible characters"
+            )
+        return value
+
+    return check
+
+
 def _email_address(value: str) -> str:
-    if len(value) > MAX_WRITTEN_ADDRESS_CHARS:
-        raise ValueError(f"{quoted(value)} is not an email address (it is {len(value)} characters long)")
-    for character in value:
-        if unicodedata.category(character) in _INVISIBLE_CATEGORIES:
-            raise ValueError(
-                f"{quoted(value)} contains the invisible or control character {_code_point(character)}, which can "
-                "make one address look like another: write the address without it"
-            )
-    candidate = value.strip()
-    display_name = ""
-    named = _NAMED_ADDRESS.match(candidate)  # "Bob <bob@example.com>" is how people write it
-    if named:
-        display_name, candidate = named.group(1), named.group(2).strip()
-    if len(candidate) > 254 or not _ADDRESS.match(candidate):
-        raise ValueError(f"{quoted(value)} is not an email address")
-    for shown in _ADDRESS_LIKE.findall(display_name):
-        if shown.casefold() != candidate.casefold():
-            raise ValueError(
-                f"the display name shows the address {quoted(shown, 60)}, but the email would go to "
-                f"{quoted(candidate, 100)}: write only the address the user asked for"
-            )
-    return candidate
+    return addresses.check_address(value)  # syntax, hidden characters and spoofed display names
 
 
 def _address_list(value: Any) -> Any:
@@ -126,47 +112,11 @@ def _address_list(value: Any) -> Any:
             return json.loads(text)
         except json.JSONDecodeError:
             raise ValueError("looks like a JSON array but is not valid JSON") from None
-    return [part for part in re.split(r"[,;]", text) if part.strip()]
+    return addresses.split_list(text)
 
 
-# -- look-alike (mixed-script) domains ------------------------------------------------------------
-
-# Scripts that one domain label may legitimately combine (Unicode TS 39, "highly restrictive").
-_SCRIPT_FAMILIES = (
-    frozenset({"LATIN", "CJK", "HIRAGANA", "KATAKANA"}),
-    frozenset({"LATIN", "CJK", "BOPOMOFO"}),
-    frozenset({"LATIN", "CJK", "HANGUL"}),
-)
-_WIDTH_PREFIXES = frozenset({"FULLWIDTH", "HALFWIDTH"})
-
-
-def _script(character: str) -> str | None:
-    """The script of a letter, from its Unicode name (the standard library has no script property);
-    None for digits, hyphens and marks, which every script shares."""
-    if not character.isalpha():
-        return None
-    words = unicodedata.name(character, "UNNAMED").split()
-    script = words[1] if words[0] in _WIDTH_PREFIXES and len(words) > 1 else words[0]
-    return "KATAKANA" if script == "KATAKANA-HIRAGANA" else script
-
-
-def _lookalike_label(label: str) -> bool:
-    if label.lower().startswith("xn--"):
-        try:
-            label = label.encode("ascii").decode("idna")
-        except UnicodeError:
-            return False  # not valid punycode: MultiMail refuses or bounces it
-    if unicodedata.normalize("NFKC", label) != label:  # fullwidth, mathematical, ligature letters
-        return True
-    scripts = {script for script in map(_script, label) if script}
-    return len(scripts) > 1 and not any(scripts <= family for family in _SCRIPT_FAMILIES)
-
-
-def is_lookalike(address: str) -> bool:
-    """True when a label of the address's domain mixes scripts (`paypal.com` written
-    with a Cyrillic U+0430 for its first `a`)."""
-    domain = address.rpartition("@")[2]
-    return any(_lookalike_label(label) for label in domain.split("."))
+# Recipients whose domain is a look-alike (mixed scripts, or all of it confusable with ASCII).
+is_lookalike = addresses.is_lookalike
 
 
 # -- scheduling ---------------------------------------------------------------------------------
@@ -212,8 +162,8 @@ def _send_at(value: str) -> str:
 SendAt = Annotated[str, AfterValidator(_send_at)]
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
 AddressList = Annotated[list[EmailAddress], BeforeValidator(_address_list)]
-SubjectText = Annotated[str, AfterValidator(single_line)]
-BodyText = Annotated[str, AfterValidator(plain_text)]
+SubjectText = Annotated[str, AfterValidator(single_line), AfterValidator(_visible(body=False))]
+BodyText = Annotated[str, AfterValidator(plain_text), AfterValidator(_visible(body=True))]
 
 
 class _Request(BaseModel):

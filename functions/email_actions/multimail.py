@@ -27,8 +27,10 @@ import urllib3
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ConnectTimeoutError as BotocoreConnectTimeout
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from email_actions import aws_clients
+from email_actions import aws_clients, redaction
 from email_actions.errors import (
     AuthenticationError,
     ConflictError,
@@ -41,6 +43,7 @@ from email_actions.errors import (
     ReadOnlyMailboxError,
     RejectedByMultiMailError,
     SecretUnavailableError,
+    UnreadableAcceptanceError,
     UpstreamError,
     UpstreamTimeoutError,
     UpstreamUnavailableError,
@@ -56,12 +59,15 @@ MAX_RETRY_AFTER_SECONDS = 3600  # a longer wait is no use within a conversation
 UNREADABLE_RETRY_AFTER_SECONDS = 60  # MultiMail asked for a wait we cannot read: a cautious minute
 MAX_JSON_DEPTH = 32  # MultiMail's documents are a few levels deep; deeper is not MultiMail
 MAX_ERROR_TEXT_CHARS = 300
+MAX_SCRUBBED_CHARS = 4_000  # what is scrubbed of a longer upstream text: the answer shows only its start
 REDACTED = "[redacted]"
 _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
 MAX_SEGMENT_CHARS = 256
 # RFC 3986 unreserved characters, plus ':' and '@': path characters with no special meaning, ASCII only.
 _PATH_SEGMENT = re.compile(rf"[A-Za-z0-9._~:@-]{{1,{MAX_SEGMENT_CHARS}}}")
+# What botocore raises when Secrets Manager did not answer in time (or could not be reached).
+_AWS_TIMEOUTS = (BotocoreConnectTimeout, ReadTimeoutError, EndpointConnectionError, aws_clients.NoTimeLeftError)
 _HEADER_SAFE_KEY = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a bearer token can hold
 
 
@@ -116,27 +122,30 @@ class ApiKeyProvider:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.secret_id = secret_id
-        self._fetch = fetch or _fetch_secret
+        self._fetch = fetch  # a stand-in for Secrets Manager (tests); None reads the real secret
         self._clock = clock
         self._last_forced_refresh: float | None = None
 
-    def get(self) -> str:
-        return self._parse(self._read(force=False))
+    def get(self, seconds_left: float | None = None) -> str:
+        """The key; a read from Secrets Manager (not the cache) ends within `seconds_left`."""
+        return self._parse(self._read(force=False, seconds_left=seconds_left))
 
-    def refresh_after_rejection(self, rejected_key: str) -> str | None:
+    def refresh_after_rejection(self, rejected_key: str, seconds_left: float | None = None) -> str | None:
         """A fresh key after MultiMail refused `rejected_key`, or None if there is no newer one."""
         now = self._clock()
         if self._last_forced_refresh is not None and now - self._last_forced_refresh < MIN_FORCED_REFRESH_INTERVAL:
-            current = self.get()  # someone refreshed recently; don't ask Secrets Manager again
+            current = self.get(seconds_left)  # someone refreshed recently; don't ask Secrets Manager again
             return current if current != rejected_key else None
         self._last_forced_refresh = now
-        fresh = self._parse(self._read(force=True))
+        fresh = self._parse(self._read(force=True, seconds_left=seconds_left))
         return fresh if fresh != rejected_key else None
 
-    def _read(self, *, force: bool) -> str:
+    def _read(self, *, force: bool, seconds_left: float | None) -> str:
         try:
-            return self._fetch(self.secret_id, force)
-        except GetParameterError as error:
+            if self._fetch is not None:
+                return self._fetch(self.secret_id, force)
+            return _fetch_secret(self.secret_id, force, seconds_left)
+        except (GetParameterError, aws_clients.NoTimeLeftError) as error:
             raise SecretUnavailableError(_describe_secret_failure(self.secret_id, error)) from None
 
     def _parse(self, raw: str) -> str:
@@ -169,12 +178,34 @@ def forget_secrets() -> None:
         provider.clear_cache()
 
 
-def _fetch_secret(secret_id: str, force: bool) -> str:
+class _BoundedSecretsProvider(parameters.SecretsProvider):
+    """Powertools' cached secrets provider whose every read from Secrets Manager ends within the
+    time its call has left: the client is picked per read (aws_clients.bounded_client); the cache
+    is the provider's own, shared by all calls."""
+
+    def __init__(self, first_client: Any) -> None:
+        super().__init__(boto3_client=first_client)
+
+    def _get(self, name: str, **sdk_options: Any) -> str | bytes:
+        seconds_left = sdk_options.pop(_SECONDS_LEFT, None)
+        client = aws_clients.bounded_client("secretsmanager", math.inf if seconds_left is None else seconds_left)
+        answer = client.get_secret_value(SecretId=name, **sdk_options)
+        value: str | bytes = answer["SecretString"] if "SecretString" in answer else answer["SecretBinary"]
+        return value
+
+
+_SECONDS_LEFT = "seconds_left"  # our option, taken out before the SDK call
+
+
+def _fetch_secret(secret_id: str, force: bool, seconds_left: float | None = None) -> str:
     global _key_reads
     _key_reads += 1
-    if "secrets" not in DEFAULT_PROVIDERS:  # Powertools' cached provider, its client from the shared session
-        DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_client=aws_clients.client("secretsmanager"))
-    value = parameters.get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force)
+    if "secrets" not in DEFAULT_PROVIDERS:  # Powertools' cached provider, its clients from the shared session
+        first = aws_clients.bounded_client("secretsmanager", math.inf if seconds_left is None else seconds_left)
+        DEFAULT_PROVIDERS["secrets"] = _BoundedSecretsProvider(first)
+    provider = DEFAULT_PROVIDERS["secrets"]
+    options = {_SECONDS_LEFT: seconds_left} if isinstance(provider, _BoundedSecretsProvider) else {}
+    value = provider.get(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force, **options)
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
@@ -183,6 +214,13 @@ def _fetch_secret(secret_id: str, force: bool) -> str:
 def _describe_secret_failure(secret_id: str, error: Exception) -> str:
     # Powertools wraps botocore's ClientError in its message ("An error occurred (Code) when ..."),
     # which names the secret but never holds its value.
+    cause = error.__cause__ or error.__context__
+    if isinstance(error, aws_clients.NoTimeLeftError) or isinstance(cause, _AWS_TIMEOUTS):
+        return (
+            f"The MultiMail API key could not be read from secret {secret_id}: Secrets Manager did not answer in the "
+            "time this call had. The request was not sent; try again shortly, and if it keeps happening an operator "
+            "must check Secrets Manager and the function's network."
+        )
     found = _AWS_ERROR_CODE.search(str(error))
     code = found.group(1) if found else type(error).__name__
     advice = {
@@ -223,12 +261,12 @@ class MultiMailClient:
     def send(self, mailbox_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """202 {id, status: pending_scan, thread_id, message}; 200 {id, status: already_sent, idempotent}."""
         path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/send"
-        return self._call("POST", path, body=payload, meanings=_SEND_ERRORS)
+        return _with_email_id(self._call("POST", path, body=payload, meanings=_SEND_ERRORS))
 
     def reply(self, mailbox_id: str, email_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """202 {id, status: pending_scan, thread_id}; 200 already_sent as for send."""
         path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/reply/{_seg(email_id, 'email_id')}"
-        return self._call("POST", path, body=payload, meanings=_REPLY_ERRORS)
+        return _with_email_id(self._call("POST", path, body=payload, meanings=_REPLY_ERRORS))
 
     def list_emails(self, mailbox_id: str, query: Mapping[str, str | int]) -> dict[str, Any]:
         """{emails: [summaries without body], cursor}."""
@@ -277,7 +315,7 @@ class MultiMailClient:
         url = self._base_url + path + (f"?{urlencode(query)}" if query else "")
         encoded = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         is_write = method != "GET"
-        key = first_key = self._keys.get()
+        key = first_key = self._keys.get(self._deadline.remaining())
         refreshed = False
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last_attempt = attempt == MAX_ATTEMPTS
@@ -297,7 +335,7 @@ class MultiMailClient:
                 self._on_status(status)
             if status == 401 and not refreshed:
                 refreshed = True
-                fresh = self._keys.refresh_after_rejection(key)
+                fresh = self._keys.refresh_after_rejection(key, self._deadline.remaining())
                 if fresh is not None:  # the key was rotated: MultiMail did not process the request
                     key = fresh
                     continue
@@ -379,6 +417,23 @@ class MultiMailClient:
             return False
         time.sleep(seconds)
         return True
+
+
+def _with_email_id(accepted: dict[str, Any]) -> dict[str, Any]:
+    """A send's or reply's 2xx answer, which must name the email it queued.
+
+    Without a usable id (`{}`, an id that is not a string or not an id) the answer cannot be read:
+    the email probably exists, but it cannot be reported, withdrawn or recorded as done. Raised as
+    an error, so the exactly-once record is dropped (a repeat reaches MultiMail again, where the
+    same idempotency_key finds the first email) and the model is told to check, not to resend.
+    """
+    email_id = accepted.get("id")
+    if isinstance(email_id, str) and _PATH_SEGMENT.fullmatch(email_id) and email_id.strip("."):
+        return accepted
+    raise UnreadableAcceptanceError(
+        "MultiMail answered that it accepted the request, but its answer could not be read (it names no email "
+        "id), so whether and as which email it was queued is unknown."
+    )
 
 
 class _NotConnected(Exception):
@@ -479,7 +534,7 @@ def _limit_facts(raw: bytes, secrets: Sequence[str] = ()) -> tuple[dict[str, int
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and name != "hint":
             numbers[name] = value if abs(value) < 1e12 else math.copysign(1e12, value)
         elif isinstance(value, str) and value.strip() and name in ("hint", "warmup_stage"):
-            texts[name] = _scrub(value, secrets)[:MAX_ERROR_TEXT_CHARS]
+            texts[name] = _scrub(value[:MAX_SCRUBBED_CHARS], secrets)[:MAX_ERROR_TEXT_CHARS]
     return numbers, texts
 
 
@@ -494,7 +549,7 @@ def _error_text(raw: bytes, secrets: Sequence[str] = ()) -> str:
         message = message.get("message")
     if not isinstance(message, str):
         return ""
-    return _scrub(message, secrets)[:MAX_ERROR_TEXT_CHARS]
+    return _scrub(message[:MAX_SCRUBBED_CHARS], secrets)[:MAX_ERROR_TEXT_CHARS]
 
 
 # Credentials in upstream text: MultiMail keys (mm_live_..., mm_test_... and any other mm_<kind>_ key),
@@ -519,6 +574,7 @@ def _scrub(text: str, secrets: Sequence[str] = ()) -> str:
     for secret in secrets:
         if secret:
             unfolded = re.sub(re.escape(secret), REDACTED, unfolded, flags=re.IGNORECASE)
+    unfolded = redaction.redact_key(unfolded, secrets)  # partial, spaced, reversed, encoded, look-alike
     unfolded = _KEY_SHAPED.sub(REDACTED, unfolded)
     unfolded = _LABELLED_SECRET.sub(lambda found: found.group(1) + REDACTED, unfolded)
     return " ".join(unfolded.split())

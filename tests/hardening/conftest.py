@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,15 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from hypothesis import HealthCheck, settings
 
 from devtools.lambda_context import LocalLambdaContext
 from devtools.multimail_standin import AGENT_MAILBOX_ID, Email, Fault, StandIn
-from email_actions import email_service, multimail
+from email_actions import aws_clients, email_service, multimail
 from tests.conftest import SECRET_NAME, Answer, check_bedrock_response, reset_function_state
 from tests.hardening.counts import COUNTS, counts_file
 from tests.hardening.leakscan import secrets_in, watch
@@ -151,7 +150,7 @@ class Harness:
             COUNTS.crashes += 1
             raise
         if seconds >= timeout_seconds:  # Lambda would have killed it: the turn fails without an answer
-            COUNTS.crashes += 1
+            COUNTS.deadline_overruns += 1
             pytest.fail(f"the handler ran {seconds:.2f} s of a {timeout_seconds} s budget")
         leaked = secrets_in(json.dumps(response, ensure_ascii=False), extra=[self.standin.agent_key])
         if leaked:
@@ -177,13 +176,12 @@ class Harness:
     def reset(self) -> None:
         """A cold start: settings, key provider and secret cache forgotten; reads counted again."""
         reset_function_state()
-        client = boto3.client("secretsmanager", region_name="us-east-1")
 
-        def count(params: dict[str, Any], **_: Any) -> None:
+        def count(**_: Any) -> None:
             self.secret_reads.append(True)
 
-        client.meta.events.register("before-call.secrets-manager.GetSecretValue", count)
-        DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)
+        # On the new session, so every client the function makes from it (one per timeout step) counts.
+        aws_clients.session().register("before-call.secrets-manager.GetSecretValue", count)
 
     def store_key(self, value: str) -> None:
         """Put a new secret value into Secrets Manager (moto), as a rotation would."""
@@ -312,6 +310,36 @@ def closed_port() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def unanswering_server() -> Iterator[str]:
+    """A loopback URL that accepts every connection and never answers a byte (a dependency that hangs)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_hold() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            held.append(connection)
+
+    acceptor = threading.Thread(target=accept_and_hold, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join(timeout=2)
+        for connection in held:
+            connection.close()
+        server.close()
 
 
 @pytest.fixture

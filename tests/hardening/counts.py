@@ -20,6 +20,8 @@ the table in docs/hardening.md.
   whose answer was not their own correct one.
 - gateway_echoes: gateway results that repeat a caller's over-long name, or a refusal over 1,000
   bytes (a refusal holds no third-party text, so only an echo could make it longer).
+- deadline_overruns: calls answered only after their Lambda budget was over (Lambda would have
+  killed them), among them calls whose Secrets Manager or DynamoDB stopped answering.
 
 Every number in `MUST_BE_ZERO` must be 0: `failures` names the ones that are not, and the
 hardening conftest fails the session when any is.
@@ -49,6 +51,7 @@ class Counts:
     wrongly_blocked: int = 0
     concurrent_failures: int = 0
     gateway_echoes: int = 0
+    deadline_overruns: int = 0
     intended_sends: int = 0
     tests_scanned: int = 0
     log_bytes_scanned: int = 0
@@ -80,6 +83,7 @@ MUST_BE_ZERO: dict[str, str] = {
     "wrongly_blocked": "**Wrongly blocked** (a send or reply that should have gone out did not)",
     "concurrent_failures": "**Concurrent failures** (a call run alongside others got an answer not its own)",
     "gateway_echoes": "**Gateway echoes over the limit** (a caller's long name repeated, or a refusal over 1 KB)",
+    "deadline_overruns": "**Deadline overruns** (an answer that came after the call's time was up)",
 }
 
 _AREAS = {
@@ -91,6 +95,7 @@ _AREAS = {
     "upstream_text": "upstream answers quoting the key, and odd upstream answers",
     "concurrency": "concurrent calls in one process (both event shapes, mixed tools)",
     "gateway_names": "gateway calls with hostile tool and argument names",
+    "dead_aws": "Secrets Manager or DynamoDB accepting connections and never answering",
 }
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from email_actions.invisible import HIDDEN
+
 ROOT = Path(__file__).resolve().parents[2]
 # Bedrock Agent events only: events/gateway_*.json are AgentCore Gateway invocations (tests/gateway/).
 FIXTURES = {
@@ -32,6 +34,9 @@ BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # Every character a subject refuses: all of category Cc, the line and paragraph separators, and
 # the bidi embedding, override and isolate controls.
 SUBJECT_REFUSED = (*map(chr, (*range(0x20), *range(0x7F, 0xA0))), "\u2028", "\u2029", *BIDI_CONTROLS)
+# Every character invisible.py calls hidden (refused in subjects unless an emoji or a joining
+# script needs it), and the bidi controls: what generated visible text must not contain.
+HIDDEN_CHARACTERS = "".join(chr(c) for low, high, _ in HIDDEN for c in range(low, high + 1)) + BIDI_CONTROLS
 # Invisible or direction-changing characters that would make an address display as another one.
 INVISIBLE_CHARACTERS = (
     "\u200b",  # ZERO WIDTH SPACE

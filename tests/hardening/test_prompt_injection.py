@@ -22,6 +22,7 @@ from email_actions.models import SUBJECT_REFUSED  # what a subject we send may n
 from tests.conftest import load_event, with_body, with_params
 from tests.hardening.conftest import Harness, hardening_settings
 from tests.hardening.counts import ROOT
+from tests.hardening.strategies import HIDDEN_CHARACTERS
 
 pytestmark = pytest.mark.area("injection")
 
@@ -74,6 +75,9 @@ def test_hostile_text_in_any_inbound_email_reaches_the_model_only_as_marked_data
     harness.fresh()
     marker = f"MARK{len(harness.standin.emails()):06d}X"
     text = SUBJECT_REFUSED.sub(" ", f"{marker} {injection}") if where == "subject" else f"{marker} {injection}"
+    # Sent through the function, so without what its edge refuses (hidden characters arriving from
+    # outside are delivered directly in test_hostile_content.py).
+    text = "".join(" " if c in HIDDEN_CHARACTERS else c for c in text)
     fields = {"subject": "Hello", "body": "Hello"} | {where: text}
     sent = harness.run(
         with_body(load_event("send"), to=AGENT_ADDRESS, mailbox_id=COLLEAGUE_MAILBOX_ID, **fields)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from devtools.local_env import create_idempotency_table
 from devtools.multimail_standin import Fault, Faults
 from email_actions.multimail import MAX_RETRY_AFTER_SECONDS, UNREADABLE_RETRY_AFTER_SECONDS
 from tests.conftest import load_event, mail_requests, with_body
@@ -22,6 +23,7 @@ from tests.hardening.counts import COUNTS
 pytestmark = pytest.mark.area("upstream_text")
 
 READ_PATH = "/emails/em_seed_invoice"
+EXACTLY_ONCE_TABLE = "email-actions-idempotency"
 
 
 def send_event(marker: str) -> dict[str, Any]:
@@ -250,3 +252,48 @@ def test_a_key_that_cannot_be_sent_in_a_header_is_reported_not_crashed(harness: 
     assert run.answer.body["error"] == "api_key_unavailable"
     assert key not in json.dumps(run.answer.raw, ensure_ascii=False)
     assert harness.standin.requests == []
+
+
+# -- a 2xx that names no email (issue 20, item 10) ------------------------------------------------
+
+ACCEPTED_WITHOUT_AN_ID = [
+    "{}",
+    "",
+    '{"status": "pending_scan"}',
+    '{"id": "", "status": "pending_scan"}',
+    '{"id": 42, "status": "pending_scan"}',
+    '{"id": null}',
+    '{"id": "../../cancel", "status": "pending_scan"}',
+]
+
+
+@pytest.mark.parametrize("route", ["send", "reply"])
+def test_a_2xx_without_an_email_id_is_not_called_accepted_nor_recorded_as_done(harness: Harness, route: str) -> None:
+    create_idempotency_table(EXACTLY_ONCE_TABLE)
+    harness.monkeypatch.setenv("IDEMPOTENCY_TABLE", EXACTLY_ONCE_TABLE)
+    harness.reset()
+    for status in (200, 202):
+        for body in ACCEPTED_WITHOUT_AN_ID:
+            # GIVEN MultiMail answers the send or reply with a 2xx that names no email
+            marker = new_marker()
+            event = (
+                send_event(marker)
+                if route == "send"
+                else with_body(load_event("reply"), body=f"Reply {marker}", cc=f"cc-{marker}@example.com")
+            )
+            harness.fresh()
+            harness.inject(Faults.status(status, body), path_contains="/send" if route == "send" else "/reply/")
+            # WHEN the agent calls
+            run = harness.run(event, timeout_seconds=5)
+            # THEN it is not told the email was accepted: the answer could not be read, check the pending list
+            assert run.answer.status == 502, (status, body, run.answer.body)
+            assert run.answer.body["error"] == "answer_unreadable"
+            assert run.answer.body["status"] == "unknown"
+            assert "could not be read" in run.answer.message
+            assert "listPendingEmails" in run.answer.message
+            assert "email id )" not in json.dumps(run.answer.body)
+            # AND nothing was stored as done: the same call again reaches MultiMail and is answered by it
+            again = harness.run(event, timeout_seconds=5)
+            assert again.answer.status == 200, again.answer.body
+            assert again.answer.body["email_id"]
+            assert not again.answer.body.get("repeat"), again.answer.body

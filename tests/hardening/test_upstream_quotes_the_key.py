@@ -9,6 +9,8 @@ undoing those disguises.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import html
 import io
 import json
@@ -144,3 +146,90 @@ def test_the_key_inside_a_successful_answer_is_redacted(harness: Harness, route:
     assert "[redacted]" in json.dumps(run.answer.body)
     assert key not in json.dumps(run.answer.raw, ensure_ascii=False)
     assert key not in unfolded(json.dumps(run.answer.body, ensure_ascii=False))
+
+
+# -- partial and encoded quotes (issue 20, item 8) ------------------------------------------------
+
+
+def b64(text: str, *, urlsafe: bool = False) -> str:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return encode(text.encode()).decode()
+
+
+def distinctive(key: str) -> str:
+    return re.sub(r"^mm_[a-z0-9]+_", "", key, flags=re.IGNORECASE)
+
+
+# How an upstream text may quote the key in part or encoded: each takes the key, gives the error text.
+ENCODED_QUOTES: dict[str, Callable[[str], str]] = {
+    "without its prefix": lambda k: f"unknown key {distinctive(k)}",
+    "dashes for underscores": lambda k: f"unknown key {k.replace('_', '-')}",
+    "spaced out": lambda k: f"unknown key {' '.join(k)}",
+    "cut short": lambda k: f"unknown key {k[:-3]}...",
+    "base64 of the key": lambda k: f"token {b64(k)} refused",
+    "base64 of the bearer header": lambda k: f"header {b64('Bearer ' + k)} refused",
+    "base64 at an odd alignment": lambda k: f"blob={b64('xy:' + distinctive(k))}",
+    "url-safe base64 of the random part": lambda k: f"id {b64(distinctive(k), urlsafe=True)}",
+    "hex of the key": lambda k: f"key hex {k.encode().hex()}",
+    "hex of the bearer header, upper case": lambda k: f"{('Bearer ' + k).encode().hex().upper()}",
+    "reversed": lambda k: f"yek {k[::-1]}",
+    "a Cyrillic letter": lambda k: f"key {k.replace('a', chr(0x430))}",
+    "a digit for a letter": lambda k: f"key {k.replace('i', '1')}",
+    "fullwidth without prefix": lambda k: f"key {fullwidth(distinctive(k))}",
+}
+
+
+def undone(text: str) -> list[str]:
+    """The text read every way a quote above could be read back: decoded words, reversed, folded."""
+    readings = [text, text[::-1]]
+    for word in re.findall(r"[A-Za-z0-9+/_=-]{12,}", text):
+        for decode in (base64.b64decode, base64.urlsafe_b64decode, bytes.fromhex):
+            with contextlib.suppress(ValueError):
+                readings.append(decode(word).decode("latin-1"))
+    folded = []
+    for reading in readings:
+        plain = unicodedata.normalize("NFKC", reading).casefold().replace(chr(0x430), "a").replace("1", "i")
+        folded.append(re.sub(r"[\s_\-.]", "", plain))
+    return folded
+
+
+def quotes_the_key(text: str, key: str) -> bool:
+    needle = re.sub(r"[_\-]", "", distinctive(key)).casefold()
+    size = min(len(needle), 12)
+    fragments = {needle[i : i + size] for i in range(len(needle) - size + 1)}
+    return any(fragment in reading for reading in undone(text) for fragment in fragments)
+
+
+@pytest.mark.parametrize("disguise", ENCODED_QUOTES, ids=list(ENCODED_QUOTES))
+def test_a_partial_or_encoded_quote_of_the_key_is_redacted(
+    harness: Harness, log_output: io.StringIO, disguise: str
+) -> None:
+    key = harness.standin.agent_key
+    quote = ENCODED_QUOTES[disguise](key)
+    assert quotes_the_key(quote, key)  # the detector sees the disguise it is given
+    for status in (400, 401, 403, 429, 500):
+        for route in ("send", "inbox"):
+            # GIVEN MultiMail's (or a proxy's) error text quotes the key in part or encoded
+            harness.fresh()
+            harness.inject(Faults.status(status, json.dumps({"error": quote})), times=3, path_contains="/v1/")
+            # WHEN the agent calls
+            run = harness.run(load_event(route), timeout_seconds=2)
+            # THEN nothing in the answer reads back as the key, however decoded
+            seen = json.dumps(run.answer.body, ensure_ascii=False)
+            leaked = quotes_the_key(seen, key)
+            COUNTS.leaks += int(leaked)
+            assert not leaked, f"{status} on {route}: {seen}"
+    # AND no log line does either
+    leaked = quotes_the_key(log_output.getvalue(), key)
+    COUNTS.leaks += int(leaked)
+    assert not leaked
+
+
+def test_the_redaction_keeps_the_words_around_the_quote(harness: Harness) -> None:
+    # GIVEN a refusal that quotes the key in base64 among useful words
+    key = harness.standin.agent_key
+    harness.inject(Faults.status(400, json.dumps({"error": f"recipient refused; token {b64(key)} invalid"})))
+    # WHEN the agent sends
+    run = harness.run(load_event("send"), timeout_seconds=2)
+    # THEN the useful words survive and the encoded key is replaced by the marker
+    assert run.answer.body["untrusted"]["multimail_error"] == "recipient refused; token [redacted] invalid"

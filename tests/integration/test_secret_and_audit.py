@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
 from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
+from email_actions import aws_clients
 from tests.conftest import SECRET_NAME, Invoke, load_event
 
 
 @pytest.fixture
-def secret_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def secret_reads(function_env: StandIn) -> list[str]:
     """Every real GetSecretValue call (cache hits don't count), passed through to moto."""
     reads: list[str] = []
-    real: Callable[..., Any] = SecretsProvider._get
 
-    def counting(self: SecretsProvider, name: str, **kwargs: Any) -> Any:
-        reads.append(name)
-        return real(self, name, **kwargs)
+    def counting(**event: Any) -> None:
+        reads.append(event["params"]["SecretId"])
 
-    monkeypatch.setattr(SecretsProvider, "_get", counting)
+    # On the function's session, so every client it makes from it (one per timeout step) counts.
+    aws_clients.session().register("before-parameter-build.secrets-manager.GetSecretValue", counting)
     return reads
 
 

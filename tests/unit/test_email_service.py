@@ -728,7 +728,7 @@ def test_a_send_to_a_lookalike_domain_carries_a_warning_naming_it() -> None:
     answer = EmailService(FakeMailApi(), "mbx").send(request)
     # THEN the answer names the look-alike address and asks the model to tell the user
     assert answer["lookalike_recipients"] == [spoof]
-    assert f"WARNING: {spoof} mixes letters of different scripts" in answer["message"]
+    assert f"WARNING: {spoof} has a look-alike domain (letters of different scripts mixed" in answer["message"]
     assert "Tell the user" in answer["message"]
 
 

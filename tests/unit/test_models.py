@@ -125,7 +125,7 @@ def test_subjects_refuse_every_line_break_and_control_character(character: str) 
         "Встреча в четверг",
         "会议纪要 / 議事録 / 회의록",
         "شكرا لك على الرسالة",  # right-to-left text needs no override
-        "Re: \u05e2\u05d3\u05db\u05d5\u05df \u200f\u05d7\u05e9\u05d5\u05d1",  # Hebrew, with a RIGHT-TO-LEFT MARK
+        "Re: \u05e2\u05d3\u05db\u05d5\u05df \u05d7\u05e9\u05d5\u05d1",  # Hebrew (a direction mark only in a body)
         "नमस्ते दुनिया",
         "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian, spelled with a ZWNJ
     ],

@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
 from devtools.multimail_standin import StandIn
-from email_actions import aws_clients, idempotency, multimail, snapstart
+from email_actions import aws_clients, multimail, snapstart
 from tests.conftest import Invoke, load_event
 
 
@@ -87,7 +87,7 @@ def test_before_the_snapshot_models_are_loaded_but_no_key_credential_or_connecti
     assert multimail.key_reads() == reads
     assert "secrets" not in DEFAULT_PROVIDERS
     assert provider.cleared
-    assert idempotency._persistence.cache_info().currsize == 0
+    assert not aws_clients.cached_clients()
     assert len(multimail.connection_pool().pools) == 0
     assert snapstart.journal == ["before_snapshot"]
 
@@ -119,7 +119,7 @@ def test_a_failed_warm_up_still_leaves_nothing_secret_in_the_snapshot(
     snapstart.before_snapshot()
     # THEN the snapshot can still be taken (no exception) and it holds no secrets provider
     assert "secrets" not in DEFAULT_PROVIDERS
-    assert idempotency._persistence.cache_info().currsize == 0
+    assert not aws_clients.cached_clients()
 
 
 def test_after_a_restore_the_copy_has_its_own_pool_session_and_random_numbers(snapshot_env: None) -> None:

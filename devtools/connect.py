@@ -56,6 +56,7 @@ class Gateway:
     token_url: str | None = (
         None  # where a client-credentials token comes from, when the stack made the identity provider
     )
+    invoke_policy_arn: str | None = None  # the stack's managed policy for callers (InvokeGateway on this gateway)
 
 
 # -- what the stack says ---------------------------------------------------------------------------
@@ -103,7 +104,14 @@ def gateway_of(stack: Mapping[str, Any]) -> Gateway:
     if not region:
         raise ConnectError(f"cannot tell the Region from the gateway URL {url}")
     uses_jwt = bool(parameters.get("GatewayJwtDiscoveryUrl", "").strip()) or "GatewayTokenUrl" in outputs
-    return Gateway(url, region, uses_jwt, outputs.get("GatewayArn"), outputs.get("GatewayTokenUrl"))
+    return Gateway(
+        url,
+        region,
+        uses_jwt,
+        outputs.get("GatewayArn"),
+        outputs.get("GatewayTokenUrl"),
+        outputs.get("GatewayInvokePolicyArn"),
+    )
 
 
 # -- the set-ups -------------------------------------------------------------------------------------
@@ -201,6 +209,10 @@ def render(gateway: Gateway) -> str:
     lines = [f"Gateway   {gateway.url}", f"Region    {gateway.region}", f"Inbound   {auth}"]
     if gateway.arn:
         lines.append(f"Arn       {gateway.arn}  (a caller's role needs bedrock-agentcore:InvokeGateway on it)")
+    if gateway.invoke_policy_arn and not gateway.uses_jwt:
+        attach = f"aws iam attach-role-policy --role-name <role> --policy-arn {gateway.invoke_policy_arn}"
+        lines.append(f"Policy    {gateway.invoke_policy_arn}  (allows exactly that: attach it to the caller,")
+        lines.append(f"          {attach})")
     if gateway.uses_jwt:
         lines.append(f"Token     put an access token in {TOKEN_VARIABLE} (docs/deploy.md says how to get one)")
         if gateway.token_url:

@@ -8,7 +8,9 @@
 # `export MULTIMAIL_GATEWAY_TOKEN=$(make -s connect TOKEN=1)`.
 
 .PHONY: connect
-connect: $(DEV_STAMP) ## Print MCP client set-ups for the deployed gateway (SMOKE=1 checks it; STACK=, REGION=)
-	@PYTHONPATH=functions:. $(PY) -m devtools.connect $(if $(STACK),--stack '$(STACK)') \
+# STACK_NAME given to make (as for `make deploy STACK_NAME=...`) names the stack too.
+connect: $(DEV_STAMP) ## Print MCP client set-ups for the deployed gateway (SMOKE=1 checks it, TOKEN=1 prints a Cognito token; STACK=, REGION=)
+	@PYTHONPATH=functions:. $(PY) -m devtools.connect \
+		$(if $(STACK),--stack '$(STACK)',$(if $(filter command line environment,$(origin STACK_NAME)),--stack '$(STACK_NAME)')) \
 		$(if $(REGION),--region '$(REGION)') $(if $(SMOKE),--smoke) $(if $(URL),--url '$(URL)') \
 		$(if $(TOKEN),--token)

@@ -28,6 +28,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMCONFIG = ROOT / "samconfig.toml"
@@ -56,6 +57,17 @@ class Gateway:
     token_url: str | None = (
         None  # where a client-credentials token comes from, when the stack made the identity provider
     )
+    invoke_policy_arn: str | None = None  # the stack's managed policy for callers (InvokeGateway on this gateway)
+    user_pool: UserPoolClient | None = None  # the stack's own issuer (CreateGatewayUserPool=true)
+
+
+@dataclass(frozen=True, slots=True)
+class UserPoolClient:
+    """The app client of the stack's own Cognito user pool, and the scope its tokens carry."""
+
+    user_pool_id: str
+    client_id: str
+    scope: str
 
 
 # -- what the stack says ---------------------------------------------------------------------------
@@ -103,7 +115,64 @@ def gateway_of(stack: Mapping[str, Any]) -> Gateway:
     if not region:
         raise ConnectError(f"cannot tell the Region from the gateway URL {url}")
     uses_jwt = bool(parameters.get("GatewayJwtDiscoveryUrl", "").strip()) or "GatewayTokenUrl" in outputs
-    return Gateway(url, region, uses_jwt, outputs.get("GatewayArn"), outputs.get("GatewayTokenUrl"))
+    pool = None
+    if {"GatewayUserPoolId", "GatewayClientId", "GatewayTokenScope"} <= set(outputs):
+        pool = UserPoolClient(outputs["GatewayUserPoolId"], outputs["GatewayClientId"], outputs["GatewayTokenScope"])
+    return Gateway(
+        url,
+        region,
+        uses_jwt,
+        outputs.get("GatewayArn"),
+        outputs.get("GatewayTokenUrl"),
+        outputs.get("GatewayInvokePolicyArn"),
+        pool,
+    )
+
+
+def client_credentials_token(gateway: Gateway, cognito: Any = None, timeout: float = 10.0) -> str:
+    """An access token for the stack's own app client: its secret from Cognito, then the
+    client-credentials grant at the token endpoint. Neither the secret nor the token is printed."""
+    pool = gateway.user_pool
+    if not (pool and gateway.token_url):
+        raise ConnectError(
+            f"the stack has no user pool of its own (CreateGatewayUserPool=true): get a token from your issuer "
+            f"and put it in {TOKEN_VARIABLE}"
+        )
+    import urllib3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if cognito is None:
+        import boto3
+
+        cognito = boto3.client("cognito-idp", region_name=gateway.region)
+    try:
+        described = cognito.describe_user_pool_client(UserPoolId=pool.user_pool_id, ClientId=pool.client_id)
+    except (BotoCoreError, ClientError) as error:
+        raise ConnectError(f"cannot read the app client's secret: {error}") from None
+    secret = described["UserPoolClient"]["ClientSecret"]
+    try:
+        response = urllib3.request(
+            "POST",
+            gateway.token_url,
+            body=urlencode({"grant_type": "client_credentials", "scope": pool.scope}),
+            headers={
+                **urllib3.make_headers(basic_auth=f"{pool.client_id}:{secret}"),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            timeout=timeout,
+            retries=False,
+        )
+    except urllib3.exceptions.HTTPError as error:
+        raise ConnectError(f"the token endpoint {gateway.token_url} did not answer: {type(error).__name__}") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    token = answer.get("access_token") if response.status == 200 and isinstance(answer, dict) else None
+    if not isinstance(token, str) or not token:
+        reason = answer.get("error", "no access_token") if isinstance(answer, dict) else "not JSON"
+        raise ConnectError(f"the token endpoint refused the client: HTTP {response.status} ({reason})")
+    return token
 
 
 # -- the set-ups -------------------------------------------------------------------------------------
@@ -201,8 +270,14 @@ def render(gateway: Gateway) -> str:
     lines = [f"Gateway   {gateway.url}", f"Region    {gateway.region}", f"Inbound   {auth}"]
     if gateway.arn:
         lines.append(f"Arn       {gateway.arn}  (a caller's role needs bedrock-agentcore:InvokeGateway on it)")
+    if gateway.invoke_policy_arn and not gateway.uses_jwt:
+        attach = f"aws iam attach-role-policy --role-name <role> --policy-arn {gateway.invoke_policy_arn}"
+        lines.append(f"Policy    {gateway.invoke_policy_arn}  (allows exactly that: attach it to the caller,")
+        lines.append(f"          {attach})")
     if gateway.uses_jwt:
         lines.append(f"Token     put an access token in {TOKEN_VARIABLE} (docs/deploy.md says how to get one)")
+        if gateway.user_pool:
+            lines.append(f"          the stack's own: export {TOKEN_VARIABLE}=$(make -s connect TOKEN=1)")
         if gateway.token_url:
             lines.append(f"          from {gateway.token_url} (client credentials)")
     for client, setup in client_setups(gateway).items():
@@ -319,6 +394,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--outputs", type=Path, help="a saved `aws cloudformation describe-stacks` answer")
     parser.add_argument("--smoke", action="store_true", help="list the tools and read the inbox once (read-only)")
     parser.add_argument("--url", help="with --smoke: this MCP URL instead of the stack's (e.g. `make mcp`'s)")
+    parser.add_argument(
+        "--token",
+        action="store_true",
+        help="print only an access token from the stack's own user pool (CreateGatewayUserPool=true)",
+    )
     return parser
 
 
@@ -334,9 +414,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 stack = describe_stack(args.stack or stack_name_from_samconfig(), args.region)
             gateway = gateway_of(stack)
+            if args.token:
+                print(client_credentials_token(gateway))
+                return 0
             print(render(gateway))
         if args.smoke:
             token = os.environ.get(TOKEN_VARIABLE) if gateway.uses_jwt else None
+            if gateway.uses_jwt and not token and gateway.user_pool:
+                token = client_credentials_token(gateway)  # the stack's own issuer: no copy-paste needed
             if gateway.uses_jwt and not token:
                 raise ConnectError(f"the gateway takes a JWT: put an access token in {TOKEN_VARIABLE}")
             local = gateway.url.startswith(("http://127.", "http://localhost"))

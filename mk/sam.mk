@@ -25,6 +25,18 @@ NO_RUNTIME_PYTHON := sam build needs Python 3.13 (the function's runtime) and fo
 # Read from samconfig.toml, so that the Makefile and `sam` agree on the stack.
 STACK_NAME ?= $(shell sed -n 's/^stack_name *= *"\(.*\)"/\1/p' samconfig.toml | head -n 1)
 
+# The Regions docs/deploy.md calls supported, per AgentPath (a test keeps the two equal). `make validate`
+# lints each path's template for each of its Regions, so a resource type missing in one fails `make test`;
+# `make deploy` refuses a Region outside them. Sources: the AgentCore and Bedrock Agents Region pages,
+# and cfn-lint's per-Region resource schemas (see docs/deploy.md, "Regions").
+GATEWAY_REGIONS := us-east-1 us-east-2 us-west-1 us-west-2 ca-central-1 sa-east-1 \
+	eu-central-1 eu-west-1 eu-west-2 eu-west-3 eu-south-1 eu-south-2 eu-north-1 \
+	ap-south-1 ap-south-2 ap-southeast-1 ap-southeast-2 ap-southeast-5 ap-northeast-1 ap-northeast-2
+AGENTS_CLASSIC_REGIONS := us-east-1 us-east-2 us-west-2 ca-central-1 sa-east-1 \
+	eu-central-1 eu-central-2 eu-west-1 eu-west-2 eu-west-3 \
+	ap-south-1 ap-southeast-1 ap-southeast-2 ap-northeast-1 ap-northeast-2
+PATH_TEMPLATES := .aws-sam/regions
+
 # No telemetry from CI or tests. Building and validating need a Region but no credentials.
 SAM_OFFLINE := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 
@@ -50,8 +62,12 @@ build: $(SAM_STAMP) ## sam build, no container (uses a python3.13 from PATH or p
 		$(SAM_OFFLINE) $(SAM) build --parallel
 
 .PHONY: validate
-validate: $(DEV_STAMP) $(SAM_STAMP) ## cfn-lint, sam validate --lint, and the template's fingerprints
+validate: $(DEV_STAMP) $(SAM_STAMP) ## cfn-lint (also per AgentPath for every supported Region), sam validate --lint, fingerprints
 	$(VENV)/bin/cfn-lint template.yaml
+	@# Each path alone (cfn-lint's Region check ignores conditions), for each Region it is supported in.
+	$(PY) -m tools.regions write $(PATH_TEMPLATES)
+	$(VENV)/bin/cfn-lint --ignore-checks W8001 --regions $(GATEWAY_REGIONS) -- $(PATH_TEMPLATES)/agentcore-gateway.json
+	$(VENV)/bin/cfn-lint --ignore-checks W8001 --regions $(AGENTS_CLASSIC_REGIONS) -- $(PATH_TEMPLATES)/agents-classic.json
 	$(SAM_OFFLINE) $(SAM) validate --lint
 	$(PY) -m tools.template_schema fingerprints --check
 
@@ -75,9 +91,20 @@ build-check: build $(DEV_STAMP) ## sam build, then check the artifacts (our code
 # `make test` (in the Makefile) runs these after lint and pytest.
 test: template-check build-check
 
+# The Region: REGION=..., else your AWS configuration (AWS_REGION, AWS_DEFAULT_REGION or the profile's
+# region), as for any AWS CLI command. The stack: STACK_NAME=..., else samconfig.toml's stack_name.
+.PHONY: deploy-check
+deploy-check: $(DEV_STAMP) ## Check the stack name and Region before a deploy (make deploy runs it)
+	@$(PY) -m tools.deploy_preflight --stack-name '$(STACK_NAME)' $(if $(REGION),--region '$(REGION)') \
+		$(if $(filter AgentPath=%,$(PARAMS)),--agent-path '$(patsubst AgentPath=%,%,$(filter AgentPath=%,$(PARAMS)))') \
+		--gateway-regions '$(GATEWAY_REGIONS)' --agents-classic-regions '$(AGENTS_CLASSIC_REGIONS)'
+
 .PHONY: deploy
-deploy: build ## Deploy with samconfig.toml's defaults (GUIDED=1 asks for every parameter)
-	SAM_CLI_TELEMETRY=0 $(SAM) deploy $(if $(GUIDED),--guided)
+# PARAMS="Name=value ..." replaces samconfig.toml's parameter_overrides (those not named keep the
+# template's defaults, which samconfig.toml repeats).
+deploy: $(if $(GUIDED),,deploy-check) build ## Deploy with samconfig.toml's defaults (REGION=, STACK_NAME=, PARAMS=; GUIDED=1 asks for every parameter)
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy $(if $(GUIDED),--guided,--stack-name '$(STACK_NAME)') \
+		$(if $(REGION),--region '$(REGION)') $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 .PHONY: delete
 delete: $(SAM_STAMP) ## Delete the stack (asks first)

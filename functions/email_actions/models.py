@@ -197,8 +197,7 @@ class SendEmailRequest(_Request):
 
     to: AddressList = Field(
         min_length=1,
-        description="Recipients: one or more email addresses, as a JSON array "
-        '(["ana@example.com", "li@example.org"]) or separated by commas.',
+        description='Recipients: a list of one or more email addresses, such as ["ana@example.com", "li@example.org"].',
     )
     cc: AddressList | None = Field(default=None, description="Optional carbon-copy recipients, same format as `to`.")
     bcc: AddressList | None = Field(default=None, description="Optional blind-copy recipients, same format as `to`.")
@@ -240,7 +239,8 @@ class ReplyRequest(_Request):
         description="The reply, in Markdown or plain text. It goes to the sender of the original email.",
     )
     cc: AddressList | None = Field(
-        default=None, description="Optional extra recipients to copy, as a JSON array or separated by commas."
+        default=None,
+        description='Optional extra recipients to copy: a list of email addresses, such as ["ana@example.com"].',
     )
     bcc: AddressList | None = Field(
         default=None,

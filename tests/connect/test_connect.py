@@ -113,6 +113,9 @@ def test_the_command_line_prints_the_setups_from_a_saved_answer(capsys: pytest.C
     assert "Region    eu-west-1" in printed
     assert f"{PROXY_PACKAGE}@{PROXY_VERSION}" in printed
     assert "make connect SMOKE=1" in printed
+    # AND it names the stack's invoke policy, with the command that attaches it to a caller
+    policy_arn = "arn:aws:iam::123456789012:policy/multimail-email-agent-GatewayInvokePolicy-AbCdEf"
+    assert f"--policy-arn {policy_arn}" in printed
 
 
 def test_sigv4_signs_for_the_gateway_service(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,14 +18,30 @@ PSEUDO = {
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
     "AWS::StackName": "mail-agent",
+    "AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/mail-agent/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",  # noqa: E501
+    "AWS::URLSuffix": "amazonaws.com",
 }
 
 
 class Evaluator:
     def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> None:
         self.template = template
-        defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+        declared = template.get("Parameters", {})
+        defaults = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
         self.values: dict[str, str] = {**PSEUDO, **defaults, **(parameters or {})}
+        # A CommaDelimitedList parameter resolves to its list, as CloudFormation gives it.
+        self.lists = {name for name, spec in declared.items() if spec.get("Type") == "CommaDelimitedList"}
+
+    def refusals(self) -> list[str]:
+        """The AssertDescription of every rule that refuses these parameter values (Rules section)."""
+        refused = []
+        for rule in self.template.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self.evaluate(rule["RuleCondition"]):
+                continue
+            refused += [
+                check["AssertDescription"] for check in rule["Assertions"] if not self.evaluate(check["Assert"])
+            ]
+        return refused
 
     def condition(self, name: str) -> bool:
         return bool(self.evaluate(self.template["Conditions"][name]))
@@ -35,12 +51,15 @@ class Evaluator:
             return [value for value in (self.evaluate(item) for item in node) if value is not NO_VALUE]
         if not isinstance(node, dict):
             return node
-        if len(node) != 1:
-            return {key: self.evaluate(value) for key, value in node.items()}
+        if len(node) != 1 or not next(iter(node)).startswith(("Fn::", "Ref", "Condition")):
+            resolved = {key: self.evaluate(value) for key, value in node.items()}
+            return {key: value for key, value in resolved.items() if value is not NO_VALUE}
         (function, argument), *_ = node.items()
         if function == "Ref":
             if argument == "AWS::NoValue":
                 return NO_VALUE
+            if argument in self.lists:
+                return self.values[argument].split(",")
             if argument in self.values:
                 return self.values[argument]
             return f"<{argument}>"
@@ -61,6 +80,9 @@ class Evaluator:
             return all(self.evaluate(item) for item in argument)
         if function == "Fn::Not":
             return not self.evaluate(argument[0])
+        if function == "Fn::EachMemberEquals":  # a Rules function
+            members, value = (self.evaluate(item) for item in argument)
+            return all(member == value for member in members)
         if function == "Fn::Split":
             delimiter, text = argument
             return str(self.evaluate(text)).split(delimiter)

@@ -14,7 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from tests.infrastructure.conftest import REPO_ROOT, TEMPLATE_PATH
-from tests.infrastructure.intrinsics import NO_VALUE, Evaluator
+from tests.infrastructure.intrinsics import Evaluator
 from tools.template_schema import (
     expected_fingerprints,
     read_template_payload,
@@ -568,7 +568,7 @@ def test_the_function_may_use_only_its_own_table(template: dict[str, Any]) -> No
 # ------------------------------------------------------------------ which path: AgentCore Gateway, Agents Classic, both
 
 AGENT_RESOURCES = {"AgentRole", "Agent", "AgentAlias", "BedrockInvokePermission"}
-GATEWAY_RESOURCES = {"GatewayRole", "Gateway", "GatewayTarget"}
+GATEWAY_RESOURCES = {"GatewayRole", "Gateway", "GatewayTarget", "GatewayInvokePolicy"}
 
 
 @pytest.mark.parametrize(
@@ -611,7 +611,7 @@ def test_the_gateway_serves_the_function_over_mcp_with_iam_by_default(template: 
     # THEN callers sign with AWS credentials, and the protocol is MCP
     assert gateway["ProtocolType"] == "MCP"
     assert gateway["AuthorizerType"] == "AWS_IAM"
-    assert gateway["AuthorizerConfiguration"] is NO_VALUE  # left out
+    assert "AuthorizerConfiguration" not in gateway  # left out (AWS::NoValue)
     assert "ExceptionLevel" not in gateway  # DEBUG would show internal errors to callers
     # AND the target is the function, invoked with the gateway's role
     assert target["TargetConfiguration"]["Mcp"]["Lambda"]["LambdaArn"] == "<EmailActionsFunction.Arn>"
@@ -624,13 +624,12 @@ def test_the_gateway_serves_the_function_over_mcp_with_iam_by_default(template: 
 def test_a_jwt_issuer_switches_the_gateway_to_custom_jwt(template: dict[str, Any]) -> None:
     # GIVEN a Cognito user pool's discovery URL and app client
     url = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc123/.well-known/openid-configuration"
-    # (a CommaDelimitedList; the evaluator keeps the parameter's text as it is)
     evaluator = Evaluator(template, {"GatewayJwtDiscoveryUrl": url, "GatewayJwtAllowedClients": "client123"})
     gateway = evaluator.evaluate(template["Resources"]["Gateway"]["Properties"])
     # THEN the gateway accepts that issuer's tokens for that client
     assert gateway["AuthorizerType"] == "CUSTOM_JWT"
     assert gateway["AuthorizerConfiguration"] == {
-        "CustomJWTAuthorizer": {"DiscoveryUrl": url, "AllowedClients": "client123"}
+        "CustomJWTAuthorizer": {"DiscoveryUrl": url, "AllowedClients": ["client123"]}
     }
     assert re.fullmatch(template["Parameters"]["GatewayJwtDiscoveryUrl"]["AllowedPattern"], url)
 

@@ -91,7 +91,7 @@ def refused_naming(run: Run, field: str) -> None:
 @hardening_settings(weight=4)
 @given(generated=schema_events())
 def test_events_generated_from_the_schema_always_get_a_valid_answer(harness: Harness, generated: Any) -> None:
-    # GIVEN an event for one of the six actions, with missing, extra, repeated, hostile or mistyped fields
+    # GIVEN an event for one of the actions, with missing, extra, repeated, hostile or mistyped fields
     event, _ = generated
     harness.fresh()
     # WHEN it runs through the handler

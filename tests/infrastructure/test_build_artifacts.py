@@ -49,7 +49,7 @@ import json, os, sys, sysconfig
 function_dir, overlay, allowed = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 sys.path[:0] = [function_dir, overlay]
 import email_actions.app as app
-event = json.loads(sys.argv[4])
+events = json.loads(sys.argv[4])
 
 class Context:
     function_name = "email-actions"
@@ -62,7 +62,7 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 30000
 
-answer = app.lambda_handler(event, Context())
+answers = [app.lambda_handler(event, Context()) for event in events]
 roots = [os.path.realpath(p) for p in allowed + [sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]]]
 strays = sorted(
     f"{name}: {os.path.realpath(module.__file__)}"
@@ -73,7 +73,7 @@ strays = sorted(
         for root in roots
     )
 )
-print(json.dumps({"answer": answer, "strays": strays}))
+print(json.dumps({"answers": answers, "strays": strays}))
 """
 
 
@@ -162,7 +162,12 @@ def test_the_built_function_imports_and_answers_from_the_built_layer(tmp_path: P
     for entry in (*NATIVE, *RUNTIME_PROVIDED):
         (overlay / entry).symlink_to(dev_site / entry)
     allowed = [str(build_dir() / FUNCTION), str(layer_site)] + [str(dev_site / e) for e in (*NATIVE, *RUNTIME_PROVIDED)]
-    event = (REPO_ROOT / "events" / "bad_unknown_path.json").read_text(encoding="utf-8")
+    unknown_path = json.loads((REPO_ROOT / "events" / "bad_unknown_path.json").read_text(encoding="utf-8"))
+    # a send whose address only email-validator refuses: the layer must hold what the address check imports
+    # (and nothing it leaves out, such as dnspython, may be needed)
+    send = json.loads((REPO_ROOT / "events" / "send.json").read_text(encoding="utf-8"))
+    send["requestBody"]["content"]["application/json"]["properties"][0]["value"] = '["ana..b@example.com"]'
+    events = json.dumps([unknown_path, send])
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -173,9 +178,9 @@ def test_the_built_function_imports_and_answers_from_the_built_layer(tmp_path: P
         "MULTIMAIL_API_URL": "https://api.multimail.dev",
         "MULTIMAIL_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:multimail-AbCdEf",
     }
-    # WHEN a Python 3.13 without site-packages imports the built handler and answers a request
-    # that needs no MultiMail call (an unknown path)
-    arguments = [str(build_dir() / FUNCTION), str(overlay), json.dumps(allowed), event]
+    # WHEN a Python 3.13 without site-packages imports the built handler and answers two requests
+    # that need no MultiMail call (an unknown path, and a send refused for its address)
+    arguments = [str(build_dir() / FUNCTION), str(overlay), json.dumps(allowed), events]
     run = subprocess.run(  # noqa: S603 - fixed interpreter and arguments
         [runtime_python, "-I", "-S", "-c", IMPORT_SCRIPT, *arguments],
         capture_output=True,
@@ -188,7 +193,11 @@ def test_the_built_function_imports_and_answers_from_the_built_layer(tmp_path: P
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["strays"] == [], "modules loaded from outside the built artifacts"
-    answer = result["answer"]
+    answer, refused = result["answers"]
     assert answer["messageVersion"] == "1.0"
     assert answer["response"]["apiPath"] == "/forward"
     assert isinstance(answer["response"]["httpStatusCode"], int)
+    assert refused["response"]["httpStatusCode"] == 400
+    refusal = json.loads(refused["response"]["responseBody"]["application/json"]["body"])
+    assert refusal["error"] == "invalid_input"
+    assert refusal["fields"] == ["to"]

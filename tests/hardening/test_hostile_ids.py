@@ -73,6 +73,10 @@ ROUTES: dict[str, tuple[AdapterCall, str]] = {  # route name -> (the adapter cal
     "list_emails": (lambda c, m, e: c.list_emails(m, {"limit": 1}), "/v1/mailboxes/{m}/emails"),
     "get_email": (lambda c, m, e: c.get_email(m, e), "/v1/mailboxes/{m}/emails/{e}"),
     "cancel": (lambda c, m, e: c.cancel(m, e), "/v1/mailboxes/{m}/emails/{e}/cancel"),
+    "get_attachment": (
+        lambda c, m, e: {"download": c.get_attachment(m, e, "a.txt")},
+        "/v1/mailboxes/{m}/emails/{e}/attachments/a.txt",
+    ),
 }
 PARAMETERS = [(route, "mailbox_id") for route in ROUTES] + [
     (route, "email_id") for route, (_, template) in ROUTES.items() if "{e}" in template

@@ -1113,15 +1113,20 @@ def _attachment_answer(
     answer.update(content_shown=True, content_characters=len(text))
     frame = {**answer, "untrusted": {**untrusted, "text": ""}, "message": "x" * ATTACHMENT_MESSAGE_COST}
     allowance = max(ANSWER_BUDGET - cost({**frame, "notice": UNTRUSTED_NOTICE}), 0)
-    window = neutralise(text[: allowance + 1], multiline=True)
+    start = request.text_offset
+    window = neutralise(text[start : start + allowance + 1], multiline=True)
     shown = window[: fitting_end(window, 0, allowance)]
+    end = start + len(shown)
     answer["untrusted"] = {**untrusted, "text": shown}
     notes = []
-    if len(shown) < len(text):
+    if start and not shown:
+        notes.append(f"text_offset {start} is past the end of the text ({len(text)} characters).")
+    elif start or end < len(text):
         answer["text_truncated"] = True
         notes.append(
-            f"The text is long: this shows its first {len(shown)} of {len(text)} characters; "
+            f"The text is long: this shows characters {start} to {end} of {len(text)}; "
             f"{len(text) - len(shown)} characters were left out."
+            + (f" Call getAttachment again with text_offset={end} for more." if end < len(text) else "")
         )
     if download.cut:
         answer["text_truncated"] = True

@@ -468,3 +468,9 @@ class GetAttachmentRequest(_Request):
         "e.g. 'invoice-may.csv'.",
     )
     mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+    text_offset: WholeNumber = Field(
+        default=0,
+        ge=0,
+        le=10_000_000,
+        description="Where to start reading a long text; the answer says when to use it.",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -129,3 +130,26 @@ def test_the_api_key_in_an_attachment_never_reaches_the_answer(invoke: Invoke, f
     assert answer.status == 200, answer.body
     assert function_env.agent_key not in json.dumps(answer.body)
     assert answer.body["untrusted"]["text"].count("[redacted]") == 2
+
+
+def test_a_long_text_attachment_reads_in_full_page_by_page_with_text_offset(
+    invoke: Invoke, function_env: StandIn
+) -> None:
+    # GIVEN a 70,000-character text attachment (more than one answer holds)
+    text = "".join(f"row {n:05d};é😀\n" for n in range(5_000))
+    email_id = add_email_with(function_env, Attachment("rows.txt", "text/plain", len(text.encode()), text.encode()))
+    event = with_params(load_event("get_attachment"), email_id=email_id, filename="rows.txt")
+    # WHEN the agent reads it, following each answer's text_offset
+    pages, offset = [], 0
+    while True:
+        answer = invoke(with_params(event, text_offset=str(offset)))
+        assert answer.status == 200, answer.body
+        assert len(json.dumps(answer.body).encode()) <= RESPONSE_BUDGET_BYTES
+        pages.append(answer.body["untrusted"]["text"])
+        found = re.search(r"text_offset=(\d+)", answer.body["message"])
+        if found is None:
+            break
+        offset = int(found.group(1))
+    # THEN the pages join up into the whole text, and more than one was needed
+    assert len(pages) > 1
+    assert "".join(pages) == text

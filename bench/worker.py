@@ -299,6 +299,7 @@ def _shape(config: dict[str, Any]) -> dict[str, Any]:
     """Figure 6: capping and shaping a 1,000-email page, and the size of the answer the agent gets."""
     from email_actions.email_service import EmailService
     from email_actions.models import ListInboxRequest
+    from email_actions.multimail import Download
 
     context_class = _load_context_class(config["context_module"])
     with open(config["page_file"], encoding="utf-8") as file:
@@ -320,6 +321,9 @@ def _shape(config: dict[str, Any]) -> dict[str, Any]:
             raise NotImplementedError
 
         def get_thread(self, mailbox_id: str, thread_id: str) -> dict[str, Any]:
+            raise NotImplementedError
+
+        def get_attachment(self, mailbox_id: str, email_id: str, filename: str) -> Download:
             raise NotImplementedError
 
         def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:

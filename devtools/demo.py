@@ -125,6 +125,9 @@ class Story:
         thread_id = str(read.body.get("email", {}).get("thread_id"))
         thread = said(with_params(load_event("thread"), thread_id=thread_id), "Is there more in that conversation?")
         self.agent("The agent reads the whole conversation before replying", thread)
+        self.agent(
+            "The agent reads the invoice lines Dana attached (CSV: text, under untrusted)", load_event("get_attachment")
+        )
         self.agent("The agent replies to it (queued: scan, then approval)", load_event("reply"))
         send = load_event("send")
         colleague_body = "Hi Priya,\n\nConfirming our call on **Thursday at 10:00**. Talk then!\n\nBest regards"

@@ -44,6 +44,19 @@ MEETING_THREAD_ID: Final = "th_seed_meeting"
 NEWSLETTER_THREAD_ID: Final = "th_seed_newsletter"
 INJECTION_THREAD_ID: Final = "th_seed_injection"
 
+# The follow-up's attachments: a small PDF-like file (binary: its content is never shown) and the
+# invoice lines as CSV (text: getAttachment shows it).
+SEAT_CHANGE_PDF: Final = (
+    b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) * 190
+)[:48213]
+INVOICE_CSV_NAME: Final = "INV-2025-0412 lines.csv"
+INVOICE_CSV: Final = (
+    b"line,description,seats,unit_price_usd,amount_usd\n"
+    b"1,Team plan 1-11 May,14,12.00,86.71\n"
+    b"2,Team plan 12-31 May,14,12.00,108.39\n"
+    b"total,,,,195.10\n"
+)
+
 # Generated bulk mail (``extra_inbox_messages``) is older than every seed: its newest is this instant.
 BULK_NEWEST_AT: Final = datetime(2025, 6, 1, tzinfo=UTC).timestamp()
 
@@ -181,7 +194,10 @@ def agent_inbox() -> list[Email]:
             status="unread",
             direction="inbound",
             received_at=_at(3, 14, 40),
-            attachments=[Attachment("seat-change-confirmation.pdf", "application/pdf", 48213)],
+            attachments=[
+                Attachment("seat-change-confirmation.pdf", "application/pdf", len(SEAT_CHANGE_PDF), SEAT_CHANGE_PDF),
+                Attachment(INVOICE_CSV_NAME, "text/csv", len(INVOICE_CSV), INVOICE_CSV),
+            ],
         ),
     ]
 

@@ -286,6 +286,19 @@ def _thread(store: Store, call: _Call) -> tuple[int, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Bytes:
+    """A body served as it is, with its own Content-Type (an attachment), never as JSON."""
+
+    content: bytes
+    content_type: str
+
+
+def _attachment(store: Store, call: _Call) -> tuple[int, Any]:
+    found = store.attachment(call.params["mailbox_id"], call.params["email_id"], call.params["filename"])
+    return 200, _Bytes(found.content, found.content_type)
+
+
 def _cancel(store: Store, call: _Call) -> tuple[int, Any]:
     email = store.cancel(call.params["mailbox_id"], call.params["email_id"])
     return 200, {"id": email.id, "status": email.status}
@@ -348,6 +361,7 @@ _ROUTES: Final = (
     _route("GET", "/v1/mailboxes/{mailbox_id}/emails", "read", _list_emails),
     _route("GET", "/v1/mailboxes/{mailbox_id}/emails/{email_id}", "read", _read_email),
     _route("GET", "/v1/mailboxes/{mailbox_id}/threads/{thread_id}", "read", _thread),
+    _route("GET", "/v1/mailboxes/{mailbox_id}/emails/{email_id}/attachments/{filename}", "read", _attachment),
     _route("POST", "/v1/mailboxes/{mailbox_id}/emails/{email_id}/cancel", "send", _cancel),
     _route("GET", "/v1/oversight/pending", "oversight", _pending),
     _route("POST", "/v1/oversight/decide", "oversight", _decide, takes_body=True),
@@ -878,6 +892,8 @@ class StandIn:
             return _json_response(429, {"error": str(exc), **exc.fields})
         except StandInError as exc:
             return _error(_status_of(exc), str(exc))
+        if isinstance(result, _Bytes):
+            return _Response(status, result.content, (("Content-Type", result.content_type),))
         return _json_response(status, result)
 
     def _authenticate(self, authorization: str) -> ApiKey | None:

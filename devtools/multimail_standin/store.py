@@ -178,6 +178,7 @@ class Attachment:
     name: str
     content_type: str
     size: int
+    content: bytes = b""  # what the download endpoint serves (the read view gives only the metadata)
 
     @property
     def filename(self) -> str:  # the name before the spec's shapes; kept for callers
@@ -463,7 +464,8 @@ def _attachments(body: Mapping[str, Any]) -> list[Attachment]:
             size = len(base64.b64decode(item["content_base64"], validate=True))
         except (binascii.Error, ValueError) as exc:
             raise ValidationError(f"attachment {item['name']!r}: 'content_base64' is not base64") from exc
-        result.append(Attachment(item["name"], item["content_type"], size))
+        content = base64.b64decode(item["content_base64"], validate=True)
+        result.append(Attachment(item["name"], item["content_type"], size, content))
     return result
 
 
@@ -823,6 +825,15 @@ class Store:
             if email.direction == "inbound" and email.status == "unread":
                 email.status = "read"
             return copy.deepcopy(email)
+
+    def attachment(self, mailbox_id: str, email_id: str, name: str) -> Attachment:
+        """One attachment of an email, by its exact name (the spec's download endpoint); 404 if none."""
+        with self._lock:
+            email = self._email_in(mailbox_id, email_id)
+            for attachment in email.attachments:
+                if attachment.name == name:
+                    return attachment
+        raise NotFoundError(f"attachment not found on email {email_id}")
 
     def thread(self, mailbox_id: str, thread_id: str) -> list[Email]:
         """The mailbox's emails of one thread, oldest first."""

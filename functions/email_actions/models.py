@@ -437,3 +437,40 @@ class WaitForEmailRequest(_Request):
     subject_contains: SubjectText | None = Field(
         default=None, max_length=200, description="Only wait for emails whose subject contains this text."
     )
+
+
+MAX_FILENAME_CHARS = 255  # what common file systems allow for one name; longer is not a file name
+
+
+def _file_name(value: str) -> str:
+    """An attachment's name that can only ever be one path segment of MultiMail's download path."""
+    if len(value) > MAX_FILENAME_CHARS:  # checked first: pydantic applies max_length after this validator
+        raise ValueError(f"must be at most {MAX_FILENAME_CHARS} characters")
+    if "/" in value or "\\" in value:
+        raise ValueError("must be one file name without '/' or '\\': use the name exactly as readEmail lists it")
+    if not value.strip("."):
+        raise ValueError("must be a file name, not '.' or '..' or dots alone")
+    return value
+
+
+# Line breaks, controls and bidi controls (as in a subject), hidden characters, then the name's own rules.
+FileName = Annotated[str, AfterValidator(single_line), AfterValidator(_visible(body=False)), AfterValidator(_file_name)]
+
+
+class GetAttachmentRequest(_Request):
+    """Which attachment of which email to read."""
+
+    email_id: str = Field(pattern=ID_PATTERN, description="The id of the email that carries it, from listInbox.")
+    filename: FileName = Field(
+        min_length=1,
+        max_length=MAX_FILENAME_CHARS,
+        description="The attachment's name exactly as readEmail lists it under untrusted.attachments, "
+        "e.g. 'invoice-may.csv'.",
+    )
+    mailbox_id: str | None = Field(default=None, pattern=ID_PATTERN, description=MAILBOX_DESCRIPTION)
+    text_offset: WholeNumber = Field(
+        default=0,
+        ge=0,
+        le=10_000_000,
+        description="Where to start reading a long text; the answer says when to use it.",
+    )

@@ -64,6 +64,8 @@ REDACTED = "[redacted]"
 _USER_AGENT = "multimail-bedrock-agent/0.1"
 _AWS_ERROR_CODE = re.compile(r"An error occurred \((\w+)\)")
 MAX_SEGMENT_CHARS = 256
+MAX_FILE_NAME_CHARS = 255
+MAX_ATTACHMENT_BYTES = 1024 * 1024  # read of one attachment: far more than an answer can show of its text
 # RFC 3986 unreserved characters, plus ':' and '@': path characters with no special meaning, ASCII only.
 _PATH_SEGMENT = re.compile(rf"[A-Za-z0-9._~:@-]{{1,{MAX_SEGMENT_CHARS}}}")
 # What botocore raises when Secrets Manager did not answer in time (or could not be reached).
@@ -280,6 +282,24 @@ class MultiMailClient:
         path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/threads/{_seg(thread_id, 'thread_id')}"
         return self._call("GET", path)
 
+    def get_attachment(self, mailbox_id: str, email_id: str, filename: str) -> Download:
+        """The attachment's raw bytes (at most MAX_ATTACHMENT_BYTES of them) and its Content-Type.
+
+        The body is never parsed: it is whatever the sender attached. The key, should it appear in
+        the bytes, is replaced as in every other answer."""
+        path = (
+            f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}"
+            f"/attachments/{_file_seg(filename)}"
+        )
+        status, headers, raw, secrets = self._attempts("GET", path, accept="*/*", cap=MAX_ATTACHMENT_BYTES)
+        if not 200 <= status < 300:
+            _decode(status, headers, raw, False, _ATTACHMENT_ERRORS, secrets=secrets)  # raises for every such status
+        content = raw[:MAX_ATTACHMENT_BYTES]
+        for secret in dict.fromkeys(s for s in secrets if s):
+            for encoding in ("utf-8", "utf-16-le", "utf-16-be"):  # the text encodings a key could be quoted in
+                content = content.replace(secret.encode(encoding), REDACTED.encode(encoding))
+        return Download(content, headers.get("Content-Type", ""), cut=len(raw) > MAX_ATTACHMENT_BYTES)
+
     def cancel(self, mailbox_id: str, email_id: str) -> dict[str, Any]:
         """200 {id, status: cancelled}, also when it already was; 409 when it no longer waits."""
         path = f"/v1/mailboxes/{_seg(mailbox_id, 'mailbox_id')}/emails/{_seg(email_id, 'email_id')}/cancel"
@@ -312,6 +332,21 @@ class MultiMailClient:
         meanings: Mapping[int, _Meaning] | None = None,
         audited: bool = True,
     ) -> dict[str, Any]:
+        status, headers, raw, secrets = self._attempts(method, path, query=query, body=body, audited=audited)
+        return _decode(status, headers, raw, method != "GET", meanings or {}, secrets=secrets)
+
+    def _attempts(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | int] | None = None,
+        body: Mapping[str, Any] | None = None,
+        audited: bool = True,
+        accept: str = "application/json",
+        cap: int | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes, tuple[str, str]]:
+        """The request, retried as the policy allows: the last answer's status, headers, body, and the keys used."""
         url = self._base_url + path + (f"?{urlencode(query)}" if query else "")
         encoded = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
         is_write = method != "GET"
@@ -320,7 +355,7 @@ class MultiMailClient:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             last_attempt = attempt == MAX_ATTEMPTS
             try:
-                status, headers, raw = self._exchange(method, url, key, encoded)
+                status, headers, raw = self._exchange(method, url, key, encoded, accept=accept, cap=cap)
             except _NotConnected:
                 if last_attempt or not self._pause(0.1 * attempt):
                     raise UpstreamUnavailableError(
@@ -345,10 +380,20 @@ class MultiMailClient:
                     continue
             if status >= 500 and not is_write and not last_attempt and self._pause(0.2 * attempt):
                 continue
-            return _decode(status, headers, raw, is_write, meanings or {}, secrets=(first_key, key))
+            return status, headers, raw, (first_key, key)
         raise AssertionError("unreachable: the last attempt always returns or raises")  # pragma: no cover
 
-    def _exchange(self, method: str, url: str, key: str, body: bytes | None) -> tuple[int, Mapping[str, str], bytes]:
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        key: str,
+        body: bytes | None,
+        *,
+        accept: str = "application/json",
+        cap: int | None = None,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One request; with `cap`, a body longer than `cap` bytes is read to cap + 1 bytes and no further."""
         remaining = self._deadline.remaining()
         if remaining < 0.05:
             raise _NoAnswer("no time was left to call MultiMail")
@@ -357,7 +402,7 @@ class MultiMailClient:
                 f"The secret {self._keys.secret_id} holds a MultiMail API key with characters that cannot be sent "
                 "(only visible ASCII can). An operator must put the right key in; the request was not sent."
             )
-        headers = {"Authorization": f"Bearer {key}", "Accept": "application/json", "User-Agent": _USER_AGENT}
+        headers = {"Authorization": f"Bearer {key}", "Accept": accept, "User-Agent": _USER_AGENT}
         if body is not None:
             headers["Content-Type"] = "application/json"
         timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, remaining), read=min(READ_TIMEOUT, remaining))
@@ -378,14 +423,17 @@ class MultiMailClient:
         except urllib3.exceptions.HTTPError:
             raise _NoAnswer("the connection to MultiMail broke before an answer arrived") from None
         try:
-            raw = self._read_body(response)
+            raw = self._read_body(response, cap)
         except _NoAnswer:
             response.close()  # half read: drop the connection instead of pooling it, and read no more
             raise
-        response.release_conn()
+        if cap is not None and len(raw) > cap:
+            response.close()  # the rest is not read: the connection cannot be reused
+        else:
+            response.release_conn()
         return response.status, response.headers, raw
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse) -> bytes:
+    def _read_body(self, response: urllib3.BaseHTTPResponse, cap: int | None = None) -> bytes:
         """Read within the deadline and a size cap: a slow or endless body must not outlast us.
 
         Each read1() returns what one socket read brings, under a socket timeout cut to the time
@@ -402,6 +450,9 @@ class MultiMailClient:
                 if not chunk:
                     return b"".join(chunks)
                 size += len(chunk)
+                if cap is not None and size > cap:  # enough: the caller says the rest was left out
+                    chunks.append(chunk)
+                    return b"".join(chunks)[: cap + 1]
                 if size > MAX_RESPONSE_BYTES:
                     raise _NoAnswer(f"MultiMail's answer was larger than {MAX_RESPONSE_BYTES // 1024} KB")
                 chunks.append(chunk)
@@ -436,6 +487,15 @@ def _with_email_id(accepted: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Download:
+    """An attachment as MultiMail served it: its first bytes, its declared type, and whether more was left."""
+
+    content: bytes
+    content_type: str  # the Content-Type header, as given ("" when there was none)
+    cut: bool  # more than MAX_ATTACHMENT_BYTES: only that much was read
+
+
 class _NotConnected(Exception):
     """No connection was made: the request cannot have reached MultiMail."""
 
@@ -460,6 +520,30 @@ def _seg(value: str, field: str) -> str:
             f"`{field}` is not a valid id: use the id exactly as listInbox, readEmail or listPendingEmails "
             f"gave it (1 to {MAX_SEGMENT_CHARS} letters, digits and - _ . ~ : @, not only dots). Nothing was sent.",
             fields=[field],
+        )
+    return quote(value, safe="")
+
+
+def is_file_name(value: str) -> bool:
+    """Whether `value` can be sent as one attachment name: one segment, whatever it holds once encoded.
+
+    Any text is percent-encoded whole (quote with no safe characters), so only what would still act
+    as path structure is refused: '/', '\\', dot segments, control characters, and over-long names."""
+    return (
+        0 < len(value) <= MAX_FILE_NAME_CHARS
+        and value.strip(".") != ""
+        and not any(c in "/\\" or unicodedata.category(c) in ("Cc", "Cs") for c in value)
+    )
+
+
+def _file_seg(value: str) -> str:
+    """An attachment name as one percent-encoded path segment (the edge has checked it; this checks again)."""
+    if not is_file_name(value):
+        raise InvalidInputError(
+            "`filename` is not a usable attachment name: use the name exactly as readEmail lists it (one name, "
+            f"at most {MAX_FILE_NAME_CHARS} characters, no '/', '\\' or control characters, not '.' or '..'). "
+            "Nothing was read.",
+            fields=["filename"],
         )
     return quote(value, safe="")
 
@@ -631,6 +715,13 @@ _REPLY_ERRORS: dict[int, _Meaning] = {
         DuplicateReplyError,
         "MultiMail already queued a reply with this same text to this email within the last 60 seconds, so it "
         "did not queue it again: do NOT reply again now. listPendingEmails shows the earlier reply while it waits.",
+    ),
+}
+_ATTACHMENT_ERRORS: dict[int, _Meaning] = {
+    404: (
+        NotFoundError,
+        "MultiMail has no attachment of that name on this email (or no such email). Check the name with readEmail: "
+        "pass it exactly as listed.",
     ),
 }
 _CANCEL_ERRORS: dict[int, _Meaning] = {

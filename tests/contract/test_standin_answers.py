@@ -76,7 +76,8 @@ class ContractClient:
         # THEN (for every call) the answer is one the contract documents, field for field
         check_response(mock_request(method, path, query=query, headers=headers, body=data), status, lowered, raw)
         self.seen.add((method, template_of(method, path), status))
-        return Answer(status, lowered, json.loads(raw))
+        is_json = lowered.get("content-type", "application/json").startswith("application/json")
+        return Answer(status, lowered, json.loads(raw) if is_json else raw)  # an attachment is its bytes
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +113,12 @@ def test_mailboxes_list_read_and_thread(scenario: ContractClient) -> None:
     assert api("GET", f"{BASE}/emails/em_nope").status == 404
     assert api("GET", f"{BASE}/threads/th_seed_invoice").json["message_count"] == 2
     assert api("GET", f"{BASE}/threads/th_nope").status == 404
+    # An attachment's bytes, with its own type; the name is one encoded segment, matched exactly
+    csv = api("GET", f"{BASE}/emails/{INVOICE_FOLLOWUP_EMAIL_ID}/attachments/INV-2025-0412%20lines.csv")
+    assert (csv.status, csv.headers["content-type"]) == (200, "text/csv")
+    pdf = api("GET", f"{BASE}/emails/{INVOICE_FOLLOWUP_EMAIL_ID}/attachments/seat-change-confirmation.pdf")
+    assert (pdf.status, pdf.headers["content-type"]) == (200, "application/pdf")
+    assert api("GET", f"{BASE}/emails/{INVOICE_FOLLOWUP_EMAIL_ID}/attachments/nope.csv").status == 404
 
 
 def test_send_statuses(scenario: ContractClient) -> None:
@@ -251,6 +258,7 @@ _EVERY_OPERATION: list[tuple[str, str, Any, str, str]] = [
     ("GET", f"{BASE}/emails/{INVOICE_EMAIL_ID}", None, "agent", WRITER_KEY),
     ("POST", f"{BASE}/emails/em_nope/cancel", None, "agent", READER_KEY),
     ("GET", f"{BASE}/threads/th_seed_invoice", None, "agent", WRITER_KEY),
+    ("GET", f"{BASE}/emails/{INVOICE_FOLLOWUP_EMAIL_ID}/attachments/nope.csv", None, "agent", WRITER_KEY),
     ("GET", "/v1/oversight/pending", None, "oversight", "agent"),
     ("POST", "/v1/oversight/decide", {"email_id": "em_nope", "action": "approve"}, "oversight", "agent"),
     ("GET", "/v1/account", None, "agent", WRITER_KEY),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tests.integration import (
     test_actions,
+    test_attachments,
     test_errors,
     test_exactly_once,
     test_oversight_modes,
@@ -26,7 +27,14 @@ BEDROCK_ONLY = {
 }
 
 # Every other use-case test of tests/integration is collected here, so a new one runs on both paths.
-for _module in (test_actions, test_errors, test_exactly_once, test_oversight_modes, test_status_and_scheduling):
+for _module in (
+    test_actions,
+    test_attachments,
+    test_errors,
+    test_exactly_once,
+    test_oversight_modes,
+    test_status_and_scheduling,
+):
     for _name, _test in vars(_module).items():
         if _name.startswith("test_") and callable(_test) and _name not in BEDROCK_ONLY:
             globals()[_name] = _test

@@ -82,6 +82,8 @@ ACTION_PATHS: dict[tuple[str, str], re.Pattern[str]] = {
         ("POST", "/reply"): r"^/v1/mailboxes(/{}/(reply/{}|emails/{}))?$",
         ("GET", "/inbox"): r"^/v1/mailboxes(/{}/emails)?$",
         ("GET", "/emails/{email_id}"): r"^/v1/mailboxes(/{}/emails/{})?$",
+        # An attachment: the email's listing first, then (for a text type) the one download path.
+        ("GET", "/emails/{email_id}/attachment"): r"^/v1/mailboxes(/{}/emails/{}(/attachments/{})?)?$",
         ("GET", "/pending"): r"^/v1/mailboxes(/{}/emails)?$",
         ("GET", "/inbox/wait"): r"^/v1/mailboxes(/{}/emails)?$",
         # A thread also reads its newest emails one by one: the thread endpoint gives no bodies.

@@ -177,6 +177,48 @@ def test_a_hostile_conversation_fits_the_thread_and_wait_answers_and_stays_marke
     assert "body" in thread["emails"][-1]["untrusted"]
 
 
+@hardening_settings(weight=0.2)
+@given(
+    filename=hostile(300),
+    text=hostile(60_000),
+    content_type=st.sampled_from(("text/plain", "text/csv", "application/json")),
+)
+def test_a_hostile_text_attachment_fits_and_stays_marked(
+    harness: Harness, filename: str, text: str, content_type: str
+) -> None:
+    # GIVEN an email whose text attachment has a hostile name and hostile content
+    harness.fresh()
+    content = text.encode("utf-8", errors="surrogatepass")
+    email = harness.standin.store.add_email(
+        Email(
+            id=new_id("em"),
+            mailbox_id=AGENT_MAILBOX_ID,
+            thread_id=new_id("th"),
+            sender="Pat <pat@example.com>",
+            to=[AGENT_ADDRESS],
+            subject="files",
+            markdown="see attached",
+            status="unread",
+            direction="inbound",
+            received_at=time.time(),
+            attachments=[Attachment(filename, content_type, len(content), content)],
+        )
+    )
+    # WHEN the agent reads it by that name
+    run = harness.run(with_params(load_event("get_attachment"), email_id=email.id, filename=filename))
+    # THEN the answer fits whatever happened (a name with hidden characters is refused at the edge),
+    # and the stranger's name and text are neutralised and only under `untrusted`
+    assert run.answer.status in (200, 400, 404), run.answer.body
+    assert serialized_size(run.answer.raw) < BEDROCK_LIMIT_BYTES
+    no_markup_outside_and_none_verbatim(run.answer.body)
+    ours = [value for value in leaves(outside_untrusted(run.answer.body)) if isinstance(value, str)]
+    assert len(filename[:5].strip()) < 3 or not any(filename[:5] in value for value in ours)
+    if run.answer.status == 200:
+        shown = run.answer.body["untrusted"]["text"]
+        assert run.answer.body["content_shown"] is True
+        assert len(shown) == len(text) or run.answer.body["text_truncated"] is True
+
+
 @hardening_settings(weight=0.34)
 @given(quoted=hostile(6_000), status=st.sampled_from((400, 404, 409, 422, 500, 503)))
 def test_multimail_error_text_quoting_hostile_content_fits_and_stays_marked(

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from devtools.multimail_standin import AGENT_MAILBOX_ID, StandIn
+from devtools.multimail_standin import AGENT_MAILBOX_ID, Attachment, Email, StandIn
 from email_actions.errors import InvalidInputError, UpstreamError
 from email_actions.multimail import ApiKeyProvider, Deadline, MultiMailClient
 from tests.conftest import load_event, with_body, with_params
@@ -73,6 +73,10 @@ ROUTES: dict[str, tuple[AdapterCall, str]] = {  # route name -> (the adapter cal
     "list_emails": (lambda c, m, e: c.list_emails(m, {"limit": 1}), "/v1/mailboxes/{m}/emails"),
     "get_email": (lambda c, m, e: c.get_email(m, e), "/v1/mailboxes/{m}/emails/{e}"),
     "cancel": (lambda c, m, e: c.cancel(m, e), "/v1/mailboxes/{m}/emails/{e}/cancel"),
+    "get_attachment": (
+        lambda c, m, e: {"download": c.get_attachment(m, e, "a.txt")},
+        "/v1/mailboxes/{m}/emails/{e}/attachments/a.txt",
+    ),
 }
 PARAMETERS = [(route, "mailbox_id") for route in ROUTES] + [
     (route, "email_id") for route, (_, template) in ROUTES.items() if "{e}" in template
@@ -153,6 +157,8 @@ EVENTS: dict[tuple[str, str], EventFor] = {
     ("pending", "mailbox_id"): lambda v: with_params(load_event("pending"), mailbox_id=v),
     ("cancel", "email_id"): lambda v: with_params(load_event("cancel"), email_id=v),
     ("cancel", "mailbox_id"): lambda v: with_params(load_event("cancel"), mailbox_id=v),
+    ("get_attachment", "email_id"): lambda v: with_params(load_event("get_attachment"), email_id=v),
+    ("get_attachment", "mailbox_id"): lambda v: with_params(load_event("get_attachment"), mailbox_id=v),
 }
 
 
@@ -191,3 +197,74 @@ def test_the_real_mailbox_id_still_reaches_its_endpoint(harness: Harness, action
     assert all(path.startswith(f"/v1/mailboxes/{AGENT_MAILBOX_ID}/") for path in paths), paths
     if action in ("send", "reply"):
         harness.check_sent(marker, run.answer)
+
+
+# -- attachment names: any text, sent as one percent-encoded segment, or refused ---------------------
+
+# Names the adapter must refuse: separators, dot segments, controls, nothing, too long.
+REFUSED_NAMES = ["", ".", "..", "...", "a/b", "../send", "a\\b", "..\\", "\t", "a\nb", "a\r\nb", "\x00", "x" * 300]
+# Names that look like traversal or encoding tricks but, encoded whole, are one literal segment.
+LITERAL_NAMES = [name for name in HOSTILE_IDS if name not in REFUSED_NAMES] + [
+    "..%2f..%2fsend",
+    "%2e%2e%2f",
+    "a%00b",
+    "invoice (1).csv",
+    "r\u00e9sum\u00e9.txt",
+    "x" * 255,
+]
+
+
+def test_the_adapter_sends_an_attachment_name_as_one_literal_segment_or_refuses_it(standin: StandIn) -> None:
+    for value in REFUSED_NAMES + LITERAL_NAMES:
+        # GIVEN the adapter, straight, and a name as a stranger or a model might write it
+        standin.clear_requests()
+        COUNTS.tried("hostile_ids")
+        expected = f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails/em_seed_invoice/attachments/{quote(value, safe='')}"
+        # WHEN the attachment is downloaded by that name
+        error: Exception | None = None
+        try:
+            client_for(standin).get_attachment(AGENT_MAILBOX_ID, "em_seed_invoice", value)
+        except (InvalidInputError, UpstreamError) as raised:
+            error = raised
+        # THEN a dangerous name never left the adapter; any other reached exactly the download path
+        paths = received_paths(standin)
+        COUNTS.stray_paths += sum(1 for path in paths if path != expected)
+        if value in REFUSED_NAMES:
+            assert paths == [], f"{value!r} reached {paths}"
+            assert isinstance(error, InvalidInputError)
+            assert error.fields == ["filename"]
+        else:
+            assert paths == [expected], f"{value!r} reached {paths}"
+            assert not isinstance(error, InvalidInputError)
+
+
+def test_a_listed_attachment_with_a_tricky_name_is_read_at_exactly_its_path(harness: Harness) -> None:
+    for value in LITERAL_NAMES:
+        # GIVEN an email that lists an attachment of that name (the sender chose it)
+        harness.fresh()
+        email = harness.standin.store.add_email(
+            Email(
+                id=f"em_{uuid.uuid4().hex[:12]}",
+                mailbox_id=AGENT_MAILBOX_ID,
+                thread_id="th_names",
+                sender="a@example.com",
+                to=["b@example.com"],
+                subject="names",
+                markdown="see attached",
+                status="unread",
+                direction="inbound",
+                received_at=0.0,
+                attachments=[Attachment(value, "text/plain", 2, b"ok")],
+            )
+        )
+        # WHEN the agent reads it by that name
+        run = harness.run(with_params(load_event("get_attachment"), email_id=email.id, filename=value))
+        # THEN it is refused at the edge, or only the email and that one download path were reached
+        paths = [p for p in received_paths(harness.standin) if p != "/v1/mailboxes"]
+        read = f"/v1/mailboxes/{AGENT_MAILBOX_ID}/emails/{email.id}"
+        allowed = {read, f"{read}/attachments/{quote(value, safe='')}"}
+        COUNTS.stray_paths += sum(1 for path in paths if path not in allowed)
+        assert set(paths) <= allowed, f"{value!r} reached {paths}"
+        assert run.answer.status in (200, 400, 404), (value, run.answer.body)
+        if run.answer.status == 200:
+            assert run.answer.body["untrusted"]["text"] == "ok"

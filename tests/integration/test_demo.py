@@ -41,13 +41,14 @@ def test_the_story_follows_the_new_email_from_send_through_scan_and_approval_to_
         # WHEN the scripted session runs through the real handler
         steps = Story(standin, Transcript(out)).run()
         colleague_mail = standin.emails(COLLEAGUE_MAILBOX_ID)
-        sent = standin.email(steps[4].body["email_id"])
+        sent = standin.email(steps[5].body["email_id"])
 
     # THEN every step answered 200, in the order of the story, the human's steps among them
     assert [(s.actor, s.action.split("  ")[0], s.status) for s in steps] == [
         ("agent", "GET /inbox", 200),
         ("agent", "GET /emails/{email_id}", 200),
         ("agent", "GET /threads/{thread_id}", 200),
+        ("agent", "GET /emails/{email_id}/attachment", 200),
         ("agent", "POST /reply", 200),
         ("agent", "POST /send", 200),
         ("agent", "GET /emails/{email_id}", 200),
@@ -58,9 +59,21 @@ def test_the_story_follows_the_new_email_from_send_through_scan_and_approval_to_
         ("agent", "GET /inbox", 200),
         ("agent", "GET /pending", 200),
     ]
-    inbox, read, thread, reply, send, scanned, pending, queue, approval, delivered, colleague_inbox, pending_after = (
-        steps
-    )
+    (
+        inbox,
+        read,
+        thread,
+        attachment,
+        reply,
+        send,
+        scanned,
+        pending,
+        queue,
+        approval,
+        delivered,
+        colleague_inbox,
+        pending_after,
+    ) = steps
     # AND every agent answer has the Bedrock response shape
     for step in steps:
         if step.actor == "agent":
@@ -69,6 +82,7 @@ def test_the_story_follows_the_new_email_from_send_through_scan_and_approval_to_
     assert INVOICE_EMAIL_ID in [e["id"] for e in inbox.body["emails"]]
     assert read.body["email"]["id"] == INVOICE_EMAIL_ID
     assert [e["id"] for e in thread.body["emails"]] == [INVOICE_EMAIL_ID, INVOICE_FOLLOWUP_EMAIL_ID]
+    assert attachment.body["untrusted"]["text"].startswith("line,description,seats")
     assert reply.email_status in SCANNING | {"pending_send_approval"}
     assert reply.body["in_reply_to"] == INVOICE_EMAIL_ID
     # AND the new email went to the colleague, accepted but not sent: scanned first, or already waiting
@@ -126,7 +140,7 @@ def test_make_demo_prints_a_readable_transcript_exits_0_and_stops_what_it_starte
     # THEN it exits 0 with a transcript on stdout and progress on stderr
     captured = capsys.readouterr()
     assert code == 0
-    assert "Done: 12 steps" in captured.out
+    assert "Done: 13 steps" in captured.out
     assert "==> starting the MultiMail stand-in" in captured.err
     # AND the transcript fits 100 columns, has no colour (not a terminal) and never shows a key
     lines = captured.out.splitlines()
@@ -173,7 +187,7 @@ def test_a_failing_step_stops_the_story_with_the_step_and_the_answer() -> None:
             Story(standin, Transcript(io.StringIO())).run()
     # THEN it stops there, naming the step, the status and the function's advice
     assert failure.value.exit_code == 1
-    assert str(failure.value).startswith("step 5 (The agent sends a new email")
+    assert str(failure.value).startswith("step 6 (The agent sends a new email")
     assert "HTTP 50" in str(failure.value)
     assert "listPendingEmails" in str(failure.value)
 

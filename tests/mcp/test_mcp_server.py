@@ -16,7 +16,8 @@ import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from devtools.multimail_standin import INVOICE_EMAIL_ID
+from devtools.multimail_standin import INVOICE_EMAIL_ID, INVOICE_FOLLOWUP_EMAIL_ID
+from devtools.multimail_standin.sample_mail import INVOICE_CSV, INVOICE_CSV_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = json.loads((ROOT / "openapi" / "email_actions.tools.json").read_text())
@@ -67,6 +68,7 @@ def test_the_tool_list_is_the_generated_schema_and_every_tool_answers(tmp_path: 
             ("readEmail", {"email_id": INVOICE_EMAIL_ID}),
             ("getThread", {"thread_id": "th_seed_invoice"}),
             ("waitForEmail", {"timeout_seconds": 1}),
+            ("getAttachment", {"email_id": INVOICE_FOLLOWUP_EMAIL_ID, "filename": INVOICE_CSV_NAME}),
             ("sendEmail", {"to": ["ana@example.com"], "subject": "Thursday", "body": "See you at 10:00."}),
             ("replyToEmail", {"email_id": INVOICE_EMAIL_ID, "body": "Thanks, we will check the invoice."}),
             ("listPendingEmails", {}),
@@ -90,6 +92,7 @@ def test_the_tool_list_is_the_generated_schema_and_every_tool_answers(tmp_path: 
     assert answers["readEmail"]["email"]["id"] == INVOICE_EMAIL_ID
     assert INVOICE_EMAIL_ID in [email["id"] for email in answers["getThread"]["emails"]]
     assert answers["waitForEmail"]["arrived"] is False  # nothing new arrives while it waits
+    assert answers["getAttachment"]["untrusted"]["text"] == INVOICE_CSV.decode()
     assert answers["sendEmail"]["status"] == "pending_scan"
     assert answers["listPendingEmails"]["count"] == 2  # the new email and the reply
     assert answers["cancelPendingEmail"]["email_id"] == answers["sendEmail"]["email_id"]

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from devtools.multimail_standin import (
     StandIn,
 )
 from devtools.multimail_standin.__main__ import main
+from devtools.multimail_standin.sample_mail import INVOICE_CSV, INVOICE_CSV_NAME, SEAT_CHANGE_PDF
 from devtools.multimail_standin.store import CONTENT_FILTER_TRIGGER, LIST_STATUSES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -402,6 +404,29 @@ def test_attachments_are_kept_as_metadata(standin: StandIn) -> None:
     # THEN the full email carries the read shape: name, decoded size, content type
     assert full["has_attachments"] is True
     assert full["attachments"] == [{"name": "quote.txt", "size": 5, "content_type": "text/plain"}]
+    # AND its bytes are served at the download path, with its type
+    download = call(standin, "GET", f"{EMAILS_PATH}/{answer['id']}/attachments/quote.txt")
+    assert (download.status, download.headers["content-type"], download.body) == (200, "text/plain", b"hello")
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "content"),
+    [(INVOICE_CSV_NAME, "text/csv", INVOICE_CSV), ("seat-change-confirmation.pdf", "application/pdf", SEAT_CHANGE_PDF)],
+)
+def test_seeded_attachments_are_downloaded_as_bytes(
+    standin: StandIn, name: str, content_type: str, content: bytes
+) -> None:
+    # WHEN a seeded attachment is downloaded by its percent-encoded name
+    path = f"{EMAILS_PATH}/{INVOICE_FOLLOWUP_EMAIL_ID}/attachments/{urllib.parse.quote(name, safe='')}"
+    download = call(standin, "GET", path)
+    # THEN the bytes come as they are, with the attachment's type
+    assert (download.status, download.headers["content-type"], download.body) == (200, content_type, content)
+
+
+@pytest.mark.parametrize("name", ["nope.csv", "INV-2025-0412%2520lines.csv", "seat-change-confirmation.PDF"])
+def test_an_unknown_attachment_name_is_404(standin: StandIn, name: str) -> None:
+    download = call(standin, "GET", f"{EMAILS_PATH}/{INVOICE_FOLLOWUP_EMAIL_ID}/attachments/{name}")
+    assert download.status == 404
 
 
 @pytest.mark.parametrize("where", ["subject", "markdown"])
@@ -669,7 +694,8 @@ def test_summary_and_full_email_shapes(standin: StandIn) -> None:
     }
     assert full["markdown"].startswith("Hi again,\n\nFollowing up")
     assert full["attachments"] == [
-        {"name": "seat-change-confirmation.pdf", "size": 48213, "content_type": "application/pdf"}
+        {"name": "seat-change-confirmation.pdf", "size": 48213, "content_type": "application/pdf"},
+        {"name": INVOICE_CSV_NAME, "size": len(INVOICE_CSV), "content_type": "text/csv"},
     ]
 
 

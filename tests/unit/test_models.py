@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from email_actions.models import ReplyRequest, SendEmailRequest
+from email_actions.models import GetAttachmentRequest, ReplyRequest, SendEmailRequest
 
 
 def send(**fields: str) -> SendEmailRequest:
@@ -271,3 +271,31 @@ def test_a_huge_address_is_refused_without_being_echoed_whole() -> None:
     with pytest.raises(ValidationError) as raised:
         send(to="a" * 1_000_000 + "@example.com")
     assert len(raised.value.errors()[0]["msg"]) < 200
+
+
+@pytest.mark.parametrize(
+    "filename", ["INV-2025-0412 lines.csv", "résumé.txt", "..notes", "a..b.csv", "%2e%2e", "x" * 255, "данные.json"]
+)
+def test_an_attachment_name_is_taken_as_the_listing_gives_it(filename: str) -> None:
+    assert GetAttachmentRequest(email_id="em_1", filename=filename).filename == filename
+
+
+@pytest.mark.parametrize(
+    ("filename", "reason"),
+    [
+        ("../../cancel", "'/'"),
+        ("a\\b", "'/'"),
+        ("..", "dots alone"),
+        (".", "dots alone"),
+        ("a\nb", "line breaks"),
+        ("a\x00b", "control characters"),
+        ("a\u200bb.txt", "invisible"),
+        ("\u202etxt.exe", "control characters"),
+        ("n" * 256, "255"),
+        ("", "at least 1"),
+    ],
+)
+def test_an_attachment_name_that_could_change_the_path_is_refused(filename: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        GetAttachmentRequest(email_id="em_1", filename=filename)
+    assert reason in str(raised.value)

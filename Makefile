@@ -49,7 +49,11 @@ openapi: $(DEV_STAMP) ## Regenerate openapi/ (schema and gateway tools), their c
 	PYTHONPATH=functions $(PY) -m tools.openapi
 
 .PHONY: test
-test: lint pytest ## Everything CI checks: lint, types, the tests, template checks, sam build and its artifact check
+test: lint ## Everything CI checks: lint, types, the tests, template checks, sam build and its artifact check
+	@# The tests and the template checks side by side: pytest mostly waits on loopback servers, the
+	@# checks (and their first-run venvs) want the CPU. Each one's output is printed whole when it ends.
+	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest template-check
+	@$(MAKE) --no-print-directory build-check
 
 .PHONY: clean
 clean: ## Remove the virtual environments and build output

@@ -88,9 +88,6 @@ build-check: build $(DEV_STAMP) ## sam build, then check the artifacts (our code
 	SAM_BUILD_DIR=.aws-sam/build RUNTIME_PYTHON="$(RUNTIME_PYTHON)" \
 		$(PY) -m pytest -p no:cacheprovider -q tests/infrastructure/test_build_artifacts.py
 
-# `make test` (in the Makefile) runs these after lint and pytest.
-test: template-check build-check
-
 # The Region: REGION=..., else your AWS configuration (AWS_REGION, AWS_DEFAULT_REGION or the profile's
 # region), as for any AWS CLI command. The stack: STACK_NAME=..., else samconfig.toml's stack_name.
 .PHONY: deploy-check

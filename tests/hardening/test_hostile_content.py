@@ -22,9 +22,8 @@ from hypothesis import strategies as st
 from devtools.multimail_standin import AGENT_ADDRESS, AGENT_MAILBOX_ID, Attachment, Email, Faults, Mailbox
 from devtools.multimail_standin.store import new_id
 from email_actions.answers import BEDROCK_LIMIT_BYTES
-from tests.conftest import load_event, with_body, with_params
+from tests.conftest import load_event, outside_untrusted, with_body, with_params
 from tests.hardening.conftest import Harness, hardening_settings
-from tests.hardening.test_prompt_injection import outside_untrusted
 
 pytestmark = pytest.mark.area("injection")
 

@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 
 from devtools.multimail_standin import AGENT_ADDRESS, AGENT_MAILBOX_ID, COLLEAGUE_MAILBOX_ID, Faults, Mailbox, StandIn
-from tests.conftest import Invoke, load_event, mail_requests, outbound, reset_function_state, with_body, with_params
+from tests.conftest import (
+    Invoke,
+    load_event,
+    mail_requests,
+    outbound,
+    outside_untrusted,
+    reset_function_state,
+    with_body,
+    with_params,
+)
 from tests.unit.test_oversight import claims_approval
 
 UNGATED = ("monitored", "autonomous")
-
-
-def outside_untrusted(value: Any) -> Any:
-    """The answer without its `untrusted` subtrees: what the model may take as ours."""
-    if isinstance(value, dict):
-        return {k: outside_untrusted(v) for k, v in value.items() if k != "untrusted"}
-    if isinstance(value, list):
-        return [outside_untrusted(v) for v in value]
-    return value
 
 
 def listing(mode: object, **fields: Any) -> str:
